@@ -1,0 +1,195 @@
+"""The ordered startup, run by ``sitecustomize`` before any application code.
+
+1. read and validate the environment into ``Settings`` (warnings printed);
+2. build resource, providers, exporters, processors, propagators, sampler; install them;
+3. tap logging, arm instrumentations on import;
+4. arm the lifecycle (exit and SIGTERM flush within a budget);
+5. verify the global providers are ours with exporters behind them, then print the
+   startup line;
+6. chain to the next ``sitecustomize`` on ``sys.path``.
+
+This module holds otel-run's only mutable global state. Nothing here raises into the
+app: a failure costs one line on stderr (or, with ``OTEL_RUN_STRICT=true``, exit 70).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from otel_run import report
+from otel_run.settings import Settings
+
+EXIT_STRICT = 70
+_AUTO_INSTRUMENTATION_DIR = os.path.join("opentelemetry", "instrumentation", "auto_instrumentation")
+
+
+@dataclass
+class State:
+    """What the boot did in this process."""
+
+    booted: bool = False
+    settings: Settings | None = None
+    built: Any = None
+    instrumentations: Any = None
+    lifecycle: Any = None
+    active_signals: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+_state = State()
+
+
+def is_booted() -> bool:
+    """Whether this process has booted (successfully or not); a second boot is a no-op."""
+    return _state.booted
+
+
+def state() -> State:
+    """The boot's record of this process, for diagnostics and tests."""
+    return _state
+
+
+def boot_from_sitecustomize(shim_file: str) -> None:
+    """Boot, then run the next ``sitecustomize``; called by otel-run's shim only."""
+    boot()
+    chain_next_sitecustomize(os.path.dirname(os.path.abspath(shim_file)))
+
+
+def boot(environ: dict[str, str] | None = None, argv: list[str] | None = None) -> State:
+    """Configure OpenTelemetry for this process once; never raises (unless OTEL_RUN_DEBUG)."""
+    if _state.booted:
+        return _state
+    _state.booted = True
+    settings: Settings | None = None
+    try:
+        settings = Settings.from_env(os.environ if environ is None else environ, argv or _command_line())
+        _state.settings = settings
+        _boot(settings)
+    except Exception as error:
+        if settings is not None and settings.debug:
+            raise
+        reason = f"{type(error).__name__}: {error}"
+        _state.problems.append(reason)
+        report.line(
+            f"telemetry setup failed ({reason}); the app runs without telemetry. "
+            "Run 'otel-run doctor', or set OTEL_RUN_DEBUG=true for the traceback"
+        )
+        if settings is not None and settings.strict:
+            _exit_strict(reason)
+    return _state
+
+
+def _boot(settings: Settings) -> None:
+    report.warn_all(settings.warnings)
+    if settings.disabled:
+        if not settings.quiet:
+            report.line("OTEL_SDK_DISABLED=true: telemetry is off, nothing was installed")
+        return
+    if settings.log_level is not None:
+        import logging
+
+        level = "WARNING" if settings.log_level == "warn" else settings.log_level.upper()
+        logging.getLogger("opentelemetry").setLevel(level)
+
+    from otel_run import importhook, instrument, lifecycle, logs, sdk
+
+    built = sdk.build(settings)
+    _state.built = built
+    _state.problems.extend(built.problems)
+    report.warn_all(built.problems)
+    sdk.install(built)
+    sdk.guard_globals(built, report.line)
+
+    if settings.logs.exporters:
+        logs.tap(logs.make_handler(built.logger_provider))
+
+    armer = instrument.Armer(
+        importhook.watcher(),
+        note=report.line,
+        options={
+            # We export records through our own tap, so the instrumentation only adds
+            # trace context to records (and the format, if the user asked for it).
+            "logging": {
+                "inject_trace_context": True,
+                "enable_log_auto_instrumentation": False,
+                "set_logging_format": settings.log_correlation,
+            }
+        },
+    )
+    _state.instrumentations = armer.arm(settings.instrumentation_disabled)
+
+    _state.lifecycle = lifecycle.Lifecycle(
+        [built.tracer_provider, built.meter_provider, built.logger_provider],
+        settings.shutdown_timeout_ms / 1000.0,
+    )
+    _state.lifecycle.arm()
+
+    active = sdk.verify(built)
+    _state.active_signals = active
+    wanted = [name for name in ("traces", "metrics", "logs") if settings.signal(name).exporters]
+    missing = [name for name in wanted if name not in active]
+    if missing:
+        problem = f"{', '.join(missing)} will not be exported: no working exporter is installed for them"
+        _state.problems.append(problem)
+        report.line(problem)
+    if not settings.quiet:
+        found = _state.instrumentations
+        instrumented = sorted(found.by_state("active") + found.by_state("waiting"))
+        report.line(report.startup_line(settings, active, instrumented))
+    if settings.strict and _state.problems:
+        _exit_strict("; ".join(_state.problems))
+
+
+def _exit_strict(reason: str) -> None:
+    report.line(f"OTEL_RUN_STRICT=true and telemetry could not be set up ({reason}); exiting {EXIT_STRICT}")
+    os._exit(EXIT_STRICT)
+
+
+def _command_line() -> list[str]:
+    """The interpreter's full command line (``sys.argv`` is partial during site import)."""
+    orig = getattr(sys, "orig_argv", None)
+    if orig:
+        return list(orig)
+    try:  # Python 3.9 on Linux
+        with open("/proc/self/cmdline", "rb") as handle:
+            return [part.decode(errors="replace") for part in handle.read().split(b"\0") if part]
+    except OSError:
+        return [sys.executable, *sys.argv]
+
+
+def chain_next_sitecustomize(boot_dir: str) -> None:
+    """Run the ``sitecustomize`` the app would have had without otel-run, if any.
+
+    It becomes ``sys.modules["sitecustomize"]`` as it would have been. Errors in it are
+    reported the way ``site`` reports them, and do not stop the app.
+    """
+    import importlib.machinery
+    import importlib.util
+
+    paths = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != boot_dir]
+    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", paths)
+    if spec is None or spec.loader is None:
+        return
+    origin = os.path.dirname(os.path.abspath(spec.origin or ""))
+    if origin.endswith(_AUTO_INSTRUMENTATION_DIR):
+        # opentelemetry-instrument's own boot would configure a second SDK and
+        # instrument everything again; otel-run has already done both.
+        if _state.settings is not None and not _state.settings.quiet:
+            report.line(
+                "skipped opentelemetry-instrument's sitecustomize: otel-run already configured the SDK"
+            )
+        return
+    module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get("sitecustomize")
+    sys.modules["sitecustomize"] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # noqa: BLE001 - as site.execsitecustomize reports it
+        if previous is not None:
+            sys.modules["sitecustomize"] = previous
+        sys.stderr.write(
+            f"Error in sitecustomize; set PYTHONVERBOSE for traceback:\n{type(error).__name__}: {error}\n"
+        )

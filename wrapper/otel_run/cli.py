@@ -1,0 +1,135 @@
+"""The ``otel-run`` command: argument parsing, subcommands, exit codes and messages.
+
+Imports nothing from ``opentelemetry`` at module level, so that ``otel-run --help`` and
+the launcher stay fast and work even when the SDK is broken.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from otel_run import __version__
+
+EXIT_USAGE = 2
+EXIT_NOT_EXECUTABLE = 126
+EXIT_NOT_FOUND = 127
+
+USAGE = """\
+usage: otel-run [--] COMMAND [ARGS...]    run COMMAND with OpenTelemetry configured
+       otel-run receive [--http HOST:PORT] [--grpc HOST:PORT] [--jsonl FILE]
+                                            a local OTLP receiver that prints traces
+       otel-run --version | --help
+
+Examples:
+  otel-run python app.py
+  otel-run gunicorn -w 4 app:app
+  otel-run flask --app app run
+
+Configuration comes from the standard OTEL_* environment variables (OTEL_SERVICE_NAME,
+OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, ...), plus OTEL_RUN_QUIET,
+OTEL_RUN_STRICT and OTEL_RUN_SHUTDOWN_TIMEOUT. See the README for the full table.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``otel-run`` console script; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        sys.stderr.write(USAGE)
+        return EXIT_USAGE
+    first = args[0]
+    if first in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0
+    if first in ("-V", "--version"):
+        sys.stdout.write(f"otel-run {__version__}\n")
+        return 0
+    if first == "receive":
+        return _receive(args[1:], sys.stdout, sys.stderr)
+    if first == "--":
+        args = args[1:]
+        if not args:
+            return _usage_error("'--' must be followed by the command to run")
+    elif first.startswith("-"):
+        return _usage_error(f"unknown option {first!r}")
+    return run(args)
+
+
+def _usage_error(message: str) -> int:
+    sys.stderr.write(f"otel-run: {message}\n{USAGE}")
+    return EXIT_USAGE
+
+
+def run(command: Sequence[str]) -> int:
+    """Exec ``command`` with the boot directory on ``PYTHONPATH``; returns only on failure."""
+    from otel_run import launch
+
+    env = launch.build_env(os.environ, launch.boot_dir())
+    try:
+        launch.exec_app(command, env)
+    except OSError as error:
+        code, message = explain_exec_error(command[0], error, env.get("PATH", os.defpath))
+        sys.stderr.write(f"otel-run: {message}\n")
+        return code
+    return 0  # not reached: exec_app only returns by raising
+
+
+def explain_exec_error(program: str, error: OSError, path: str) -> tuple[int, str]:
+    """The exit status (127 not found, 126 not runnable) and one line saying what to do."""
+    hint = ""
+    if program.endswith(".py") or (os.path.isfile(program) and _looks_like_python(program)):
+        hint = f"; did you mean 'otel-run python {program}'?"
+    if isinstance(error, FileNotFoundError) or error.errno == errno.ENOENT:
+        if os.sep not in program and os.path.exists(program):
+            hint = hint or f"; to run the file in this folder, use './{program}'"
+            return EXIT_NOT_FOUND, f"'{program}' is not on PATH{hint}"
+        where = "" if os.sep in program else " on PATH"
+        return EXIT_NOT_FOUND, f"command not found{where}: '{program}'{hint or ''}"
+    if isinstance(error, PermissionError) or error.errno in (errno.EACCES, errno.EPERM):
+        resolved = program if os.sep in program else (shutil.which(program, path=path) or program)
+        if os.path.isdir(resolved):
+            return EXIT_NOT_EXECUTABLE, f"'{program}' is a directory, not a command"
+        return EXIT_NOT_EXECUTABLE, f"'{program}' is not executable{hint or '; check its permissions'}"
+    if error.errno == errno.ENOEXEC:
+        return EXIT_NOT_EXECUTABLE, f"'{program}' is not a program this system can run{hint}"
+    return EXIT_NOT_EXECUTABLE, f"cannot run '{program}': {error.strerror or error}"
+
+
+def _looks_like_python(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(256)
+    except OSError:
+        return False
+    return b"import " in head or b"def " in head
+
+
+def _receive(args: Sequence[str], out: TextIO, err: TextIO) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="otel-run receive",
+        description="A local OTLP receiver (HTTP protobuf/JSON and gRPC) that prints traces as trees.",
+    )
+    parser.add_argument("--http", default="127.0.0.1:4318", metavar="HOST:PORT", help="OTLP/HTTP address")
+    parser.add_argument("--grpc", default="127.0.0.1:4317", metavar="HOST:PORT", help="OTLP/gRPC address")
+    parser.add_argument("--no-grpc", action="store_true", help="do not listen for gRPC")
+    parser.add_argument("--jsonl", metavar="FILE", help="also append every span, log and metric to FILE")
+    parser.add_argument(
+        "--settle", type=float, default=1.5, metavar="SECONDS", help="print a trace once quiet this long"
+    )
+    options = parser.parse_args(list(args))
+    from otel_run import receiver  # here: the receiver pulls in protobuf and grpc
+
+    return receiver.run(
+        http=options.http,
+        grpc=None if options.no_grpc else options.grpc,
+        jsonl=options.jsonl,
+        out=out,
+        settle=options.settle,
+    )

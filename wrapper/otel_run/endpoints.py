@@ -1,0 +1,157 @@
+"""Where each signal goes: the specification's endpoint rules, checks and redaction.
+
+Pure functions. ``resolve_endpoint`` applies the rules of the OTLP exporter
+specification; ``redact_url`` is used wherever a URL is shown to a person.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+from otel_run.envparse import Warnings
+
+PROTOCOLS = ("http/protobuf", "grpc", "http/json")
+SIGNAL_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
+DEFAULT_HTTP_BASE = "http://localhost:4318"
+DEFAULT_GRPC_ENDPOINT = "http://localhost:4317"
+GRPC_PORT = 4317
+HTTP_PORT = 4318
+
+
+class Endpoint(NamedTuple):
+    """The URL a signal is exported to and the variable it came from."""
+
+    url: str
+    source: str
+    insecure: bool
+    """For gRPC: plaintext (no TLS). For HTTP: whether the scheme is ``http``."""
+
+
+def redact_url(url: str) -> str:
+    """Hide credentials in ``url``: user info and query values become ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    query = parts.query
+    if query:
+        query = "&".join(
+            f"{item.partition('=')[0]}=***" if "=" in item else item for item in query.split("&")
+        )
+    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _check_url(
+    warnings: Warnings, name: str, raw: str, protocol: str, insecure: bool | None
+) -> SplitResult | None:
+    text = raw.strip()
+    if "://" not in text:
+        # gRPC endpoints are often written host:port; OTEL_EXPORTER_OTLP_INSECURE then
+        # picks plaintext or TLS, as the specification says.
+        scheme = "http" if insecure or protocol != "grpc" else "https"
+        if protocol != "grpc":
+            warnings.append(f"{name}={redact_url(text)!r} has no scheme; assuming {scheme}://")
+        text = f"{scheme}://{text}"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as error:
+        warnings.append(f"{name}={redact_url(raw)!r} is not a valid URL ({error}); ignoring it")
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        warnings.append(
+            f"{name}={redact_url(raw)!r} must look like http://host:port or https://host:port; ignoring it"
+        )
+        return None
+    del port
+    return parts
+
+
+def resolve_endpoint(
+    warnings: Warnings,
+    signal: str,
+    protocol: str,
+    base: str | None,
+    specific: str | None,
+    insecure: bool | None,
+) -> Endpoint:
+    """Resolve the endpoint of ``signal`` from the base and signal-specific variables.
+
+    HTTP: the signal variable is used as-is; the base gets ``/v1/<signal>`` appended.
+    gRPC: either variable names host and port; a path means nothing.
+    A base that already ends in a signal path would be doubled, so that suffix is
+    removed with a warning; an HTTP signal URL with no path at all gets the signal
+    path with a warning, because the collector would answer 404.
+    """
+    upper = signal.upper()
+    specific_name = f"OTEL_EXPORTER_OTLP_{upper}_ENDPOINT"
+    base_name = "OTEL_EXPORTER_OTLP_ENDPOINT"
+    path = SIGNAL_PATHS[signal]
+
+    if specific:
+        parts = _check_url(warnings, specific_name, specific, protocol, insecure)
+        if parts is not None:
+            url = urlunsplit(parts)
+            if protocol != "grpc" and parts.path in ("", "/"):
+                url = urlunsplit(parts._replace(path=path))
+                warnings.append(
+                    f"{specific_name}={redact_url(specific)!r} is used as-is and has no path, so the "
+                    f"collector would answer 404; it must end in {path}; using {redact_url(url)}"
+                )
+            _check_port(warnings, specific_name, parts, protocol)
+            return Endpoint(url, specific_name, _insecure(parts, insecure))
+
+    if base:
+        parts = _check_url(warnings, base_name, base, protocol, insecure)
+        if parts is not None:
+            _check_port(warnings, base_name, parts, protocol)
+            if protocol == "grpc":
+                return Endpoint(urlunsplit(parts._replace(path="")), base_name, _insecure(parts, insecure))
+            base_path = parts.path.rstrip("/")
+            for doubled in SIGNAL_PATHS.values():
+                if base_path.endswith(doubled):
+                    base_path = base_path[: -len(doubled)]
+                    fixed = urlunsplit(parts._replace(path=base_path))
+                    warnings.append(
+                        f"{base_name}={redact_url(base)!r} already ends in {doubled}, but otel-run appends "
+                        f"/v1/<signal> to it (the path would be doubled); using {redact_url(fixed)} as the "
+                        "base. Set it to the collector's base URL, or use "
+                        "OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT for a full URL"
+                    )
+                    break
+            url = urlunsplit(parts._replace(path=base_path + path))
+            return Endpoint(url, base_name, _insecure(parts, insecure))
+
+    if protocol == "grpc":
+        default = urlsplit(DEFAULT_GRPC_ENDPOINT)
+        return Endpoint(DEFAULT_GRPC_ENDPOINT, "default", _insecure(default, insecure))
+    return Endpoint(DEFAULT_HTTP_BASE + path, "default", True)
+
+
+def _insecure(parts: SplitResult, insecure: bool | None) -> bool:
+    if parts.scheme == "http":
+        return True
+    if parts.scheme == "https":
+        return False
+    return bool(insecure)
+
+
+def _check_port(warnings: Warnings, name: str, parts: SplitResult, protocol: str) -> None:
+    try:
+        port = parts.port
+    except ValueError:
+        return
+    if protocol == "grpc" and port == HTTP_PORT:
+        warnings.append(
+            f"{name} uses port {HTTP_PORT}, the OTLP/HTTP port, but the protocol is grpc; "
+            f"use port {GRPC_PORT} or set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"
+        )
+    elif protocol != "grpc" and port == GRPC_PORT:
+        warnings.append(
+            f"{name} uses port {GRPC_PORT}, the OTLP/gRPC port, but the protocol is {protocol}; "
+            f"use port {HTTP_PORT} or set OTEL_EXPORTER_OTLP_PROTOCOL=grpc"
+        )

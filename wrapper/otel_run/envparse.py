@@ -1,0 +1,146 @@
+"""Pure parsers for environment values: a bad value becomes one warning and a default.
+
+Every parser takes the variable's name and raw value, returns the parsed value, and
+appends at most one warning to the caller's list. Nothing here reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TypeVar
+from urllib.parse import unquote
+
+T = TypeVar("T")
+
+_TRUE = "true"
+_FALSE = "false"
+
+
+class Warnings(list[str]):
+    """The warnings one parse produced, in order; each is one line without the prefix."""
+
+    def bad(self, name: str, raw: str, problem: str, fallback: object) -> None:
+        """Record that ``name=raw`` was rejected for ``problem`` and ``fallback`` used."""
+        self.append(f"{name}={_show(raw)} {problem}; using {fallback}")
+
+
+def _show(raw: str) -> str:
+    shown = raw if len(raw) <= 60 else raw[:57] + "..."
+    return repr(shown)
+
+
+def parse_bool(warnings: Warnings, name: str, raw: str | None, default: bool) -> bool:
+    """Parse a boolean as the specification does: only ``true``/``false``, any case."""
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value == _TRUE:
+        return True
+    if value == _FALSE:
+        return False
+    warnings.bad(name, raw, "is not 'true' or 'false'", str(default).lower())
+    return default
+
+
+def parse_int(
+    warnings: Warnings,
+    name: str,
+    raw: str | None,
+    default: T,
+    *,
+    minimum: int = 0,
+    unit: str = "",
+) -> int | T:
+    """Parse a whole number no smaller than ``minimum``; anything else warns."""
+    if raw is None or raw.strip() == "":
+        return default
+    text = raw.strip()
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            as_float = float(text)
+        except ValueError:
+            warnings.bad(name, raw, "is not a whole number", _with_unit(default, unit))
+            return default
+        if not math.isfinite(as_float) or as_float != int(as_float):
+            warnings.bad(name, raw, "is not a whole number", _with_unit(default, unit))
+            return default
+        value = int(as_float)
+    if value < minimum:
+        warnings.bad(name, raw, f"is below the minimum of {minimum}", _with_unit(default, unit))
+        return default
+    return value
+
+
+def _with_unit(value: object, unit: str) -> str:
+    return f"{value} {unit}".strip() if value is not None else "the SDK default"
+
+
+def parse_ratio(warnings: Warnings, name: str, raw: str | None, default: float) -> float:
+    """Parse a probability in [0, 1]."""
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        warnings.bad(name, raw, "is not a number", default)
+        return default
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        warnings.bad(name, raw, "is not between 0 and 1", default)
+        return default
+    return value
+
+
+def parse_choice(
+    warnings: Warnings, name: str, raw: str | None, choices: tuple[str, ...], default: str
+) -> str:
+    """Parse one value out of ``choices`` (case-insensitive)."""
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in choices:
+        return value
+    warnings.bad(name, raw, f"is not one of {', '.join(choices)}", default)
+    return default
+
+
+def parse_list(raw: str | None) -> tuple[str, ...]:
+    """Split a comma-separated list, trimming and lower-casing, dropping empties and repeats."""
+    if raw is None:
+        return ()
+    seen: dict[str, None] = {}
+    for item in raw.split(","):
+        item = item.strip().lower()
+        if item:
+            seen.setdefault(item, None)
+    return tuple(seen)
+
+
+def parse_key_values(
+    warnings: Warnings, name: str, raw: str | None, *, secret: bool
+) -> tuple[tuple[str, str], ...]:
+    """Parse ``key=value,key2=value2`` with percent-decoded values (W3C baggage style).
+
+    With ``secret`` the warnings name only keys and positions, never values, because the
+    variable holds credentials (``OTEL_EXPORTER_OTLP_HEADERS``).
+    """
+    if raw is None or raw.strip() == "":
+        return ()
+    pairs: dict[str, str] = {}
+    for index, item in enumerate(raw.split(","), start=1):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            where = f"entry {index}" if secret else f"entry {index} {_show(item.strip())}"
+            warnings.append(f"{name}: {where} is not key=value; skipped it")
+            continue
+        try:
+            decoded = unquote(value.strip(), errors="strict")
+        except UnicodeDecodeError:
+            warnings.append(f"{name}: the value of {key!r} is not valid percent-encoding; skipped it")
+            continue
+        pairs[key.lower() if secret else key] = decoded
+    return tuple(pairs.items())

@@ -1,0 +1,27 @@
+"""otel-run's own environment variables, each named once with its default.
+
+Everything else otel-run reads is a standard ``OTEL_*`` variable of the OpenTelemetry
+specification and means what the specification says (see README's environment table).
+Only :mod:`otel_run.settings` reads any of them.
+"""
+
+from __future__ import annotations
+
+OTEL_RUN_QUIET = "OTEL_RUN_QUIET"
+"""``true`` silences the startup line. Warnings are still printed. Default: ``false``."""
+
+OTEL_RUN_STRICT = "OTEL_RUN_STRICT"
+"""``true`` makes a telemetry setup failure fatal: the process exits 70 with the reason
+instead of running untraced. For CI and staging. Default: ``false`` (fail open)."""
+
+OTEL_RUN_SHUTDOWN_TIMEOUT = "OTEL_RUN_SHUTDOWN_TIMEOUT"
+"""Budget, in milliseconds, for flushing spans, metrics and logs at exit or on SIGTERM /
+SIGINT. The process never waits longer, even when the collector is down. Default: 5000."""
+
+OTEL_RUN_DEBUG = "OTEL_RUN_DEBUG"
+"""``true`` lets exceptions from the boot propagate with their full traceback instead of
+being reduced to one line. For developing otel-run itself. Default: ``false``."""
+
+DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000
+
+ALL = (OTEL_RUN_QUIET, OTEL_RUN_STRICT, OTEL_RUN_SHUTDOWN_TIMEOUT, OTEL_RUN_DEBUG)

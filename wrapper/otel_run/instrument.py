@@ -1,0 +1,188 @@
+"""Discover installed instrumentors and arm each one on import of its library.
+
+An instrumentor is enabled when the application first imports the library it targets,
+or at once if the library is already imported; libraries the app never imports cost
+nothing. ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` is honoured (names and ``*``). An
+instrumentor that fails is reported in one line and skipped; the rest still load.
+This module never creates providers: instrumentors use the global ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Callable
+
+from otel_run import entrypoints
+from otel_run.importhook import ImportWatcher, is_initializing
+
+GROUP = "opentelemetry_instrumentor"
+
+# Instrumentors whose entry-point name is not the module they patch.
+_TARGETS: dict[str, tuple[str, ...]] = {
+    "urllib": ("urllib.request",),
+    "aiohttp-client": ("aiohttp",),
+    "aiohttp-server": ("aiohttp",),
+    "aio-pika": ("aio_pika",),
+    "grpc_client": ("grpc",),
+    "grpc_server": ("grpc",),
+    "grpc_aio_client": ("grpc",),
+    "grpc_aio_server": ("grpc",),
+    "kafka": ("kafka",),
+    "confluent_kafka": ("confluent_kafka",),
+    "mysql": ("mysql.connector",),
+    "mysqlclient": ("MySQLdb",),
+    "tortoiseorm": ("tortoise",),
+    "boto3sqs": ("boto3",),
+    "system_metrics": ("psutil",),
+    "aws-lambda": ("awslambdaric", "bootstrap"),
+}
+
+Note = Callable[[str], None]
+
+
+@dataclass
+class Instrumentation:
+    """One installed instrumentor and what became of it."""
+
+    name: str
+    targets: tuple[str, ...]
+    entry: Any
+    state: str = "waiting"
+    """waiting (library not imported yet), active, disabled, skipped or failed."""
+    detail: str = ""
+
+
+@dataclass
+class Instrumentations:
+    """Every installed instrumentor, armed on a watcher."""
+
+    items: dict[str, Instrumentation] = field(default_factory=dict)
+
+    def by_state(self, state: str) -> list[str]:
+        """Names of the instrumentors in ``state``, sorted."""
+        return sorted(name for name, item in self.items.items() if item.state == state)
+
+
+def targets_of(name: str) -> tuple[str, ...]:
+    """The modules whose import arms instrumentor ``name``."""
+    return _TARGETS.get(name, (name.replace("-", "_"),))
+
+
+class Armer:
+    """Arms instrumentors on an import watcher and keeps their state."""
+
+    def __init__(
+        self,
+        watcher: ImportWatcher,
+        note: Note,
+        options: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.watcher = watcher
+        self.note = note
+        self.options = options or {}
+        self.found = Instrumentations()
+        self._lock = threading.RLock()
+
+    def arm(self, disabled: Callable[[str], bool]) -> Instrumentations:
+        """Watch the target module of every installed, enabled instrumentor."""
+        for entry in entrypoints.group(GROUP):
+            item = Instrumentation(entry.name, targets_of(entry.name), entry)
+            self.found.items[entry.name] = item
+            if disabled(entry.name):
+                item.state, item.detail = "disabled", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
+                continue
+            for target in item.targets:
+                self.watcher.watch(target, self._on_import(item))
+        return self.found
+
+    def _on_import(self, item: Instrumentation) -> Callable[[ModuleType], None]:
+        def activate(module: ModuleType) -> None:
+            self.activate(item, module)
+
+        return activate
+
+    def activate(self, item: Instrumentation, module: ModuleType | None = None) -> None:
+        """Enable ``item`` now; report and skip it if that fails."""
+        with self._lock:
+            if item.state != "waiting":
+                return
+            entry_module = item.entry.value.partition(":")[0]
+            partial = _initializing(entry_module)
+            if partial is not None:
+                # The app is importing the instrumentation package itself, which imports
+                # the library first: finish when the instrumentation package is complete.
+                self.watcher.watch(entry_module, lambda _module: self.activate(item))
+                return
+            try:
+                instrumentor = item.entry.load()()
+            except Exception as error:  # noqa: BLE001 - a broken instrumentor must not stop the rest
+                self._failed(item, f"could not be loaded ({type(error).__name__}: {error})")
+                return
+            self._instrument(item, instrumentor)
+
+    def _instrument(self, item: Instrumentation, instrumentor: Any) -> None:
+        from opentelemetry.instrumentation.dependencies import DependencyConflictError
+
+        if getattr(instrumentor, "_is_instrumented_by_opentelemetry", False):
+            item.state, item.detail = "active", "instrumented by the app before otel-run armed it"
+            self.note(
+                f"the app instrumented {item.name} itself before otel-run did; spans still go to "
+                "otel-run's provider, once each"
+            )
+            _guard_duplicate_calls(instrumentor, item.name, self.note)
+            return
+        try:
+            instrumentor.instrument(raise_exception_on_conflict=True, **self.options.get(item.name, {}))
+        except DependencyConflictError as error:
+            item.state, item.detail = "skipped", str(error.conflict._format_message(item.name))
+            self.note(f"instrumentation {item.name} is off: {item.detail}")
+            return
+        except Exception as error:  # noqa: BLE001 - a broken instrumentor must not stop the rest
+            self._failed(item, f"failed ({type(error).__name__}: {error})")
+            return
+        item.state = "active"
+        _guard_duplicate_calls(instrumentor, item.name, self.note)
+
+    def _failed(self, item: Instrumentation, why: str) -> None:
+        item.state, item.detail = "failed", why
+        self.note(
+            f"instrumentation {item.name} {why}; the app runs without it. "
+            f"To silence this, set OTEL_PYTHON_DISABLED_INSTRUMENTATIONS={item.name}"
+        )
+
+
+def _initializing(module_name: str) -> ModuleType | None:
+    import sys
+
+    module = sys.modules.get(module_name)
+    return module if module is not None and is_initializing(module) else None
+
+
+def _guard_duplicate_calls(instrumentor: Any, name: str, note: Note) -> None:
+    """Turn the app's own ``XInstrumentor().instrument()`` into a one-line note.
+
+    Instrumentors are singletons, so the app's call reaches this instance; upstream
+    would ignore it with a vague warning. Shadowing ``instrument`` on the instance
+    keeps ``uninstrument`` and everything else as they are.
+    """
+    said: list[bool] = []
+
+    def instrument(**kwargs: Any) -> Any:
+        if not getattr(instrumentor, "_is_instrumented_by_opentelemetry", False):
+            return type(instrumentor).instrument(
+                instrumentor, **kwargs
+            )  # re-instrumenting after uninstrument
+        if not said:
+            said.append(True)
+            note(
+                f"the app called {type(instrumentor).__name__}().instrument(); {name} is already "
+                "instrumented by otel-run, so the call was ignored and each span is still exported once"
+            )
+        return None
+
+    try:
+        instrumentor.instrument = instrument
+    except (AttributeError, TypeError):  # a slotted or frozen instrumentor: leave it be
+        pass

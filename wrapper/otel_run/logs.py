@@ -1,0 +1,92 @@
+"""Export the app's log records without taking over its logging configuration.
+
+Upstream attaches a handler to the root logger. That changes what the app prints:
+``logging.warning()`` no longer configures a console handler on first use (it only
+does when the root has no handlers), and the "last resort" handler that prints
+warnings from unconfigured apps stops firing. We instead tap ``Logger.callHandlers``:
+every record the app's loggers accept also goes to the OpenTelemetry handler, and
+the app's own handlers, levels and ``basicConfig`` behave exactly as without us.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+# Records from the SDK and from otel-run itself are not exported: an export error
+# logged while exporting must not feed back into the exporter.
+_OWN_LOGGERS = ("opentelemetry", "otel_run")
+
+_original_call_handlers: Callable[[logging.Logger, logging.LogRecord], None] | None = None
+
+
+def otel_handler_types() -> tuple[type, ...]:
+    """Upstream handler classes; a record already reaching one is not exported twice."""
+    types: list[type] = []
+    try:
+        from opentelemetry.instrumentation.logging.handler import LoggingHandler as InstrumentationHandler
+
+        types.append(InstrumentationHandler)
+    except ImportError:
+        pass
+    try:
+        from opentelemetry.sdk._logs import LoggingHandler as SdkHandler
+
+        types.append(SdkHandler)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def make_handler(logger_provider: Any) -> logging.Handler:
+    """The upstream OpenTelemetry logging handler bound to ``logger_provider``."""
+    try:
+        from opentelemetry.instrumentation.logging.handler import LoggingHandler
+    except ImportError:  # older instrumentation-logging: the SDK's handler
+        from opentelemetry.sdk._logs import LoggingHandler  # type: ignore[assignment]
+    handler: logging.Handler = LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider)
+    return handler
+
+
+def _handled_by_app_otel_handler(logger: logging.Logger, types: tuple[type, ...]) -> bool:
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if isinstance(handler, types):
+                return True
+        if not current.propagate:
+            return False
+        current = current.parent
+    return False
+
+
+def tap(handler: logging.Handler) -> None:
+    """Send every record the app's loggers accept to ``handler`` too. Idempotent."""
+    global _original_call_handlers
+    if _original_call_handlers is not None:
+        return
+    original = logging.Logger.callHandlers
+    _original_call_handlers = original
+    types = otel_handler_types()
+
+    def callHandlers(self: logging.Logger, record: logging.LogRecord) -> None:
+        try:
+            if (
+                not record.name.startswith(_OWN_LOGGERS)
+                and record.levelno >= handler.level
+                and not _handled_by_app_otel_handler(self, types)
+            ):
+                handler.handle(record)
+        except Exception:  # noqa: BLE001 - telemetry never breaks the app's logging
+            pass
+        original(self, record)
+
+    logging.Logger.callHandlers = callHandlers  # type: ignore[method-assign,assignment]
+
+
+def untap() -> None:
+    """Undo ``tap`` (for tests)."""
+    global _original_call_handlers
+    if _original_call_handlers is not None:
+        logging.Logger.callHandlers = _original_call_handlers  # type: ignore[method-assign,assignment]
+        _original_call_handlers = None

@@ -1,0 +1,90 @@
+"""What otel-run tells people: the startup line and one-line warnings, on stderr.
+
+Nothing here decides anything; callers pass facts in. Every line starts with
+``otel-run:`` and holds no header value or URL credential (URLs arrive redacted).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from otel_run.settings import Settings, SignalSettings
+
+PREFIX = "otel-run: "
+
+
+def _stream() -> TextIO:
+    return sys.stderr
+
+
+def line(text: str, stream: TextIO | None = None) -> None:
+    """Write one ``otel-run:`` line; never raises (stderr may be closed)."""
+    out = stream or _stream()
+    try:
+        out.write(PREFIX + text.replace("\n", " ") + "\n")
+        out.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def warn_all(warnings: Sequence[str], stream: TextIO | None = None) -> None:
+    """One line per warning, in order."""
+    for warning in warnings:
+        line(warning, stream)
+
+
+def startup_line(settings: Settings, active_signals: Sequence[str], instrumented: Sequence[str]) -> str:
+    """The one startup line: service, where each signal goes and how, sampler.
+
+    ``active_signals`` are the signals verified to have an exporter behind them;
+    ``instrumented`` the instrumentors armed (active now, or on their library's import).
+    """
+    service = settings.service_name
+    if settings.service_name_derived:
+        service += f" (derived from {settings.service_name_origin}; set OTEL_SERVICE_NAME to name it)"
+    exported = [settings.signal(name) for name in active_signals]
+    parts = [f"service {service}", _destinations(exported)]
+    if "traces" in active_signals:
+        sampler = settings.sampler
+        if settings.sampler_arg is not None:
+            sampler += f"={settings.sampler_arg:g}"
+        parts.append(f"sampler {sampler}")
+    off = [name for name in ("traces", "metrics", "logs") if name not in active_signals]
+    if off:
+        parts.append("off: " + ", ".join(off))
+    if instrumented:
+        parts.append("instrumenting " + ", ".join(instrumented) + " (each on import of its library)")
+    return "; ".join(parts)
+
+
+def _destinations(signals: Sequence[SignalSettings]) -> str:
+    if not signals:
+        return "exporting nothing"
+    otlp = [signal for signal in signals if signal.otlp]
+    pieces = []
+    if otlp:
+        protocols = {signal.protocol for signal in otlp}
+        endpoints = {_base(signal) for signal in otlp}
+        if len(protocols) == 1 and len(endpoints) == 1:
+            names = "+".join(signal.signal for signal in otlp)
+            pieces.append(f"{names} → {endpoints.pop()} over {protocols.pop()}")
+        else:
+            pieces.extend(
+                f"{signal.signal} → {signal.shown_endpoint} over {signal.protocol}" for signal in otlp
+            )
+    for signal in signals:
+        others = [name for name in signal.exporters if name != "otlp"]
+        if others:
+            pieces.append(f"{signal.signal} → {', '.join(others)}")
+    return "; ".join(pieces)
+
+
+def _base(signal: SignalSettings) -> str:
+    """The endpoint without its standard signal path, so three signals read as one."""
+    shown = signal.shown_endpoint
+    suffix = f"/v1/{signal.signal}"
+    if signal.protocol != "grpc" and shown.endswith(suffix):
+        return shown[: -len(suffix)]
+    return shown

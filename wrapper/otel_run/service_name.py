@@ -1,0 +1,117 @@
+"""Derive a service name when none is configured: the workload, else the program.
+
+Pure functions of the command line and environment; the caller says where they came
+from. The derived name is always announced as derived, with the variable that sets it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import PurePath
+from typing import NamedTuple
+
+# Scripts whose name says nothing about the service: use the folder or the app spec.
+_GENERIC_STEMS = frozenset(
+    {"app", "main", "server", "wsgi", "asgi", "run", "manage", "__main__", "application"}
+)
+# Launchers whose first ``module:attr`` argument names the application.
+_LAUNCHERS = frozenset(
+    {"gunicorn", "uvicorn", "hypercorn", "waitress-serve", "uwsgi", "daphne", "celery", "flask", "granian"}
+)
+_APP_SPEC = re.compile(r"^([A-Za-z_][\w.]*)(?::[\w.()]*)?$")
+# Deployment pods: <name>-<pod-template-hash>-<5 chars>; StatefulSet: <name>-<ordinal>;
+# DaemonSet and Job pods: <name>-<5 chars>.
+_DEPLOYMENT_POD = re.compile(r"^(?P<name>.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
+_STATEFUL_POD = re.compile(r"^(?P<name>.+)-\d+$")
+_SIMPLE_POD = re.compile(r"^(?P<name>.+)-[a-z0-9]{5}$")
+
+
+class Derived(NamedTuple):
+    """A derived service name and a short human account of where it came from."""
+
+    name: str
+    origin: str
+
+
+def workload_from_pod_name(pod: str) -> str:
+    """Strip ReplicaSet/pod hashes or a StatefulSet ordinal: ``backend-55d6789c-v98wg`` → ``backend``."""
+    for pattern in (_DEPLOYMENT_POD, _STATEFUL_POD, _SIMPLE_POD):
+        match = pattern.match(pod)
+        if match:
+            return match.group("name")
+    return pod
+
+
+def derive(argv: Sequence[str], environ: Mapping[str, str]) -> Derived:
+    """Name the service from the Kubernetes workload, else from the program that runs.
+
+    ``argv`` is the interpreter's full command line (``sys.orig_argv``: the interpreter
+    first, then its options, then the script or ``-m module``).
+    """
+    if environ.get("KUBERNETES_SERVICE_HOST"):
+        pod = environ.get("K8S_POD_NAME") or environ.get("POD_NAME") or environ.get("HOSTNAME")
+        if pod:
+            return Derived(workload_from_pod_name(pod), f"Kubernetes pod {pod}")
+    program = _program(argv)
+    if program is not None:
+        return program
+    return Derived("unknown_service:python", "no script or module on the command line")
+
+
+def _program(argv: Sequence[str]) -> Derived | None:
+    args = list(argv[1:])
+    while args:
+        arg = args.pop(0)
+        if arg == "-m" and args:
+            module = args.pop(0)
+            if module.rpartition(".")[2] in _LAUNCHERS or module in _LAUNCHERS:
+                return _from_launcher(module, args) or Derived(module, f"python -m {module}")
+            return Derived(_module_name(module), f"python -m {module}")
+        if arg.startswith("-m") and len(arg) > 2:
+            module = arg[2:]
+            return Derived(_module_name(module), f"python -m {module}")
+        if arg in ("-c",):
+            return None
+        if arg in ("-W", "-X", "--check-hash-based-pycs"):
+            if args:
+                args.pop(0)
+            continue
+        if arg.startswith("-"):
+            continue
+        return _from_script(arg, args)
+    return None
+
+
+def _from_script(script: str, rest: list[str]) -> Derived:
+    path = PurePath(script)
+    stem = path.stem if path.suffix in (".py", ".pyz", "") else path.name
+    if stem in _LAUNCHERS:
+        launched = _from_launcher(stem, rest)
+        if launched is not None:
+            return launched
+    if stem in _GENERIC_STEMS and path.parent.name not in ("", ".", "/"):
+        return Derived(path.parent.name, f"script {script}")
+    return Derived(stem or "python", f"script {script}")
+
+
+def _from_launcher(launcher: str, rest: list[str]) -> Derived | None:
+    for index, arg in enumerate(rest):
+        previous = rest[index - 1] if index else ""
+        if arg.startswith("--app="):
+            arg = arg.partition("=")[2]
+        elif previous in ("--app", "-A") or (not arg.startswith("-") and ":" in arg):
+            pass
+        else:
+            continue
+        match = _APP_SPEC.match(arg)
+        if match:
+            return Derived(_module_name(match.group(1)), f"{launcher} app {arg}")
+    return None
+
+
+def _module_name(module: str) -> str:
+    parts = [part for part in module.split(".") if part]
+    while len(parts) > 1 and parts[-1] in _GENERIC_STEMS:
+        parts.pop()
+    return parts[0] if parts else module
