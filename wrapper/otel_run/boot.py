@@ -35,6 +35,7 @@ class State:
     built: Any = None
     instrumentations: Any = None
     lifecycle: Any = None
+    watcher: Any = None
     active_signals: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -93,18 +94,32 @@ def _boot(settings: Settings) -> None:
 
         level = "WARNING" if settings.log_level == "warn" else settings.log_level.upper()
         logging.getLogger("opentelemetry").setLevel(level)
+    built = _install(settings)
+    _arm_instrumentations(settings)
+    _arm_lifecycle(settings, built)
+    _verify_and_announce(settings, built)
 
-    from otel_run import importhook, instrument, lifecycle, logs, sdk
 
-    built = sdk.build(settings)
+def _install(settings: Settings) -> Any:
+    """Build and install the SDK; tap logging."""
+    from otel_run import exportwatch, logs, sdk
+
+    watcher = exportwatch.Watcher(report.line)
+    _state.watcher = watcher
+    exportwatch.capture_upstream_logs(watcher, keep_upstream_lines=settings.log_level == "debug")
+    built = sdk.build(settings, watcher)
     _state.built = built
     _state.problems.extend(built.problems)
     report.warn_all(built.problems)
     sdk.install(built)
     sdk.guard_globals(built, report.line)
-
     if settings.logs.exporters:
         logs.tap(logs.make_handler(built.logger_provider))
+    return built
+
+
+def _arm_instrumentations(settings: Settings) -> None:
+    from otel_run import importhook, instrument
 
     armer = instrument.Armer(
         importhook.watcher(),
@@ -121,11 +136,43 @@ def _boot(settings: Settings) -> None:
     )
     _state.instrumentations = armer.arm(settings.instrumentation_disabled)
 
-    _state.lifecycle = lifecycle.Lifecycle(
+
+def _arm_lifecycle(settings: Settings, built: Any) -> None:
+    from otel_run import importhook, lifecycle, reloader, sdk
+
+    watcher = _state.watcher
+
+    def after_fork() -> None:
+        watcher.after_fork()
+        sdk.refresh_process_resource(built)
+
+    def on_shutdown(outcome: lifecycle.Outcome) -> None:
+        if outcome.timed_out:
+            report.line(
+                "the final flush did not finish within OTEL_RUN_SHUTDOWN_TIMEOUT="
+                f"{settings.shutdown_timeout_ms} ms ({', '.join(outcome.timed_out)}); what was left is "
+                f"dropped{watcher.stuck_hint()}"
+            )
+        watcher.final_report()
+
+    def on_reloader_watcher() -> None:
+        watcher.muted = True
+
+    cycle = lifecycle.Lifecycle(
         [built.tracer_provider, built.meter_provider, built.logger_provider],
         settings.shutdown_timeout_ms / 1000.0,
+        on_shutdown=on_shutdown,
+        after_fork=after_fork,
     )
-    _state.lifecycle.arm()
+    _state.lifecycle = cycle
+    cycle.arm()
+    imports = importhook.watcher()
+    imports.watch("multiprocessing", cycle.hook_multiprocessing)
+    imports.watch("werkzeug._reloader", lambda module: reloader.hook(module, on_reloader_watcher))
+
+
+def _verify_and_announce(settings: Settings, built: Any) -> None:
+    from otel_run import sdk
 
     active = sdk.verify(built)
     _state.active_signals = active

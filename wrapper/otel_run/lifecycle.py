@@ -1,11 +1,25 @@
-"""Flush telemetry at exit and on SIGTERM within a budget, then end as the app would.
+"""Flush telemetry at exit and on SIGTERM within a budget; keep it working across fork.
 
-On a normal exit, ``atexit`` shuts the providers down. On SIGTERM, when the app has
-not installed a handler of its own, we flush and then re-deliver SIGTERM with the
-default action, so the process ends "killed by SIGTERM" exactly as without us (and
-PID 1, for which the kernel ignores a default SIGTERM, is left alone).
-Providers are shut down in parallel threads and waited for until the budget runs
-out; a dead collector can never hold the process up longer.
+Exit: on a normal exit (including ``sys.exit`` from the app's or a server's own signal
+handler) ``atexit`` shuts the providers down.
+
+SIGTERM: upstream only flushes at ``atexit``, which SIGTERM's default action skips
+(opentelemetry-python#4813), so every span finished just before a Kubernetes rollout
+was lost. When the app has no SIGTERM handler of its own, we flush and then re-deliver
+SIGTERM with the default action: the process still ends "killed by SIGTERM", exactly as
+without us. Handlers the app or its server install later (gunicorn, uvicorn) replace
+ours as they would replace the default, and their exit path runs ``atexit``. PID 1, for
+which the kernel ignores a default SIGTERM, is left alone.
+
+Budget: providers are shut down in parallel threads and waited for until
+``OTEL_RUN_SHUTDOWN_TIMEOUT`` runs out, so a dead collector never holds the process up
+(retries sleeping through shutdown: opentelemetry-python#4043).
+
+Fork: the SDK restarts its own threads in a forked child; we give the child its own
+``service.instance.id`` (gunicorn/uWSGI workers, multiprocessing) and, for
+``multiprocessing`` children that leave through ``os._exit``, a flush at their exit.
+
+This module does not print: outcomes go to the callbacks boot passes in.
 """
 
 from __future__ import annotations
@@ -15,25 +29,45 @@ import os
 import signal
 import threading
 import time
-from types import FrameType
-from typing import Any
+from dataclasses import dataclass, field
+from types import FrameType, ModuleType
+from typing import Any, Callable
+
+
+@dataclass
+class Outcome:
+    """How one shutdown went."""
+
+    reason: str
+    """exit, SIGTERM or multiprocessing-exit."""
+    duration_s: float = 0.0
+    timed_out: list[str] = field(default_factory=list)
+    """Providers still flushing when the budget ran out."""
 
 
 class Lifecycle:
     """Shutdown of the installed providers, bounded by ``budget_s`` seconds."""
 
-    def __init__(self, providers: list[Any], budget_s: float) -> None:
+    def __init__(
+        self,
+        providers: list[Any],
+        budget_s: float,
+        on_shutdown: Callable[[Outcome], None] | None = None,
+        after_fork: Callable[[], None] | None = None,
+    ) -> None:
         self.providers = [provider for provider in providers if provider is not None]
         self.budget_s = budget_s
+        self.on_shutdown = on_shutdown
+        self.after_fork = after_fork
+        self.outcome: Outcome | None = None
         self._done = False
         self._lock = threading.Lock()
-        self.last_duration_s: float | None = None
-        self.timed_out: list[str] = []
 
     def arm(self) -> None:
-        """Register the exit hook and, where the app has none, the SIGTERM handler."""
-        atexit.register(self.shutdown)
-        # PID 1 ignores a default SIGTERM (the kernel protects init): leave it as it is.
+        """Register the exit hook, the fork hook and (where the app has none) the SIGTERM handler."""
+        atexit.register(self.shutdown, "exit")
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._in_forked_child)
         if threading.current_thread() is threading.main_thread() and os.getpid() != 1:
             try:
                 if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
@@ -41,12 +75,13 @@ class Lifecycle:
             except (ValueError, OSError):  # not allowed here (embedded interpreter): exit hook only
                 pass
 
-    def shutdown(self) -> bool:
-        """Flush and shut every provider down; True if all finished within the budget."""
+    def shutdown(self, reason: str = "exit") -> Outcome:
+        """Flush and shut every provider down once; later calls return the first outcome."""
         with self._lock:
             if self._done:
-                return True
+                return self.outcome or Outcome(f"{reason}: a shutdown is already in progress")
             self._done = True
+        outcome = Outcome(reason)
         started = time.monotonic()
         deadline = started + self.budget_s
         threads = []
@@ -59,18 +94,45 @@ class Lifecycle:
         for provider, thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
-                self.timed_out.append(type(provider).__name__)
-        self.last_duration_s = time.monotonic() - started
-        return not self.timed_out
+                outcome.timed_out.append(type(provider).__name__)
+        outcome.duration_s = time.monotonic() - started
+        self.outcome = outcome
+        if self.on_shutdown is not None:
+            _quietly(self.on_shutdown, outcome)
+        return outcome
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
-        self.shutdown()
+        self.shutdown("SIGTERM")
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 
+    def _in_forked_child(self) -> None:
+        # A lock held by another thread of the parent at fork time stays held forever.
+        self._lock = threading.Lock()
+        self._done = False
+        self.outcome = None
+        if self.after_fork is not None:
+            _quietly(self.after_fork)
 
-def _quietly(function: Any) -> None:
+    def hook_multiprocessing(self, module: ModuleType) -> None:
+        """Flush in ``multiprocessing`` fork children, which end with ``os._exit``.
+
+        Called once the app imports ``multiprocessing``: the child's bootstrap runs the
+        registered after-forkers, and we add a finalizer that its exit path runs.
+        """
+        import multiprocessing.util as mp_util
+
+        del module
+        mp_util.register_after_fork(self, Lifecycle._in_multiprocessing_child)
+
+    def _in_multiprocessing_child(self) -> None:
+        import multiprocessing.util as mp_util
+
+        mp_util.Finalize(None, self.shutdown, args=("multiprocessing-exit",), exitpriority=-100)
+
+
+def _quietly(function: Callable[..., Any], *args: Any) -> None:
     try:
-        function()
+        function(*args)
     except Exception:  # noqa: BLE001 - shutdown errors are the exporter's to log
         pass

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_run import __version__, entrypoints
+from otel_run.exportwatch import WatchedExporter, Watcher, destination_for
 from otel_run.settings import Settings, SignalSettings
 
 # Variables that Settings parses and hands over explicitly. Others (for example
@@ -79,11 +80,13 @@ class Built:
     """Per signal, the exporter class names actually attached."""
     problems: list[str] = field(default_factory=list)
     """One line each: a component that could not be built, and the fix."""
+    watcher: Watcher | None = None
 
 
-def build(settings: Settings) -> Built:
+def build(settings: Settings, watcher: Watcher | None = None) -> Built:
     """Build resource, providers, exporters, processors, sampler and propagators.
 
+    OTLP exporters are wrapped so that ``watcher`` hears of every export's outcome.
     A component that cannot be built is left out and described in ``problems``; only
     a broken SDK installation raises.
     """
@@ -95,7 +98,7 @@ def build(settings: Settings) -> Built:
     # puts its hook ahead of theirs.
     import concurrent.futures.thread  # noqa: F401
 
-    built = Built()
+    built = Built(watcher=watcher)
     with upstream_sees_only_explicit_values():
         resource = build_resource(settings)
         built.propagator = _build_propagator(settings, built.problems)
@@ -279,8 +282,13 @@ def _exporters(signal: SignalSettings, built: Built) -> list[Any]:
         except Exception as error:  # noqa: BLE001 - one broken exporter must not stop the rest
             built.problems.append(f"{signal.signal} exporter {name!r} could not be created: {error}")
             continue
-        made.append(exporter)
         names.append(type(exporter).__module__ + "." + type(exporter).__qualname__)
+        if name == "otlp" and built.watcher is not None:
+            exporter = WatchedExporter(exporter, signal.signal, built.watcher)
+            built.watcher.destinations[signal.signal] = destination_for(
+                signal.signal, signal.endpoint, signal.endpoint_source, signal.protocol
+            )
+        made.append(exporter)
     return made
 
 
@@ -461,3 +469,18 @@ def _metric_readers(provider: Any) -> list[Any]:
 def _log_processors(provider: Any) -> list[Any]:
     multi = getattr(provider, "_multi_log_record_processor", None)
     return list(getattr(multi, "_log_record_processors", ()))
+
+
+def refresh_process_resource(built: Built) -> None:
+    """In a forked child: a new ``service.instance.id`` and ``process.pid`` on every provider.
+
+    Each gunicorn/uWSGI worker is its own instance; without this they would all report
+    the master's identity and their metric streams would collide.
+    """
+    from opentelemetry.sdk.resources import Resource
+
+    fresh = Resource({"service.instance.id": str(uuid.uuid4()), "process.pid": os.getpid()})
+    for provider in (built.tracer_provider, built.meter_provider, built.logger_provider):
+        update = getattr(provider, "_update_resource", None)  # SDK >= 1.39; private, so guarded
+        if update is not None:
+            update(fresh)
