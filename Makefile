@@ -30,7 +30,7 @@ typecheck: install
 	$(BIN)/mypy
 
 hadolint: install
-	$(BIN)/hadolint sample_app/Dockerfile
+	$(BIN)/hadolint Dockerfile.base sample_app/Dockerfile
 
 ## The whole suite: lint, types, Dockerfile lint, unit and end-to-end tests.
 test: lint typecheck hadolint

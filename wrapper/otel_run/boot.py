@@ -64,9 +64,14 @@ def boot(environ: dict[str, str] | None = None, argv: list[str] | None = None) -
     if _state.booted:
         return _state
     _state.booted = True
+    command = argv or _command_line()
+    skipped = tool_not_app(command)
+    if skipped is not None:
+        _state.problems.append(f"not booted: {skipped}")
+        return _state
     settings: Settings | None = None
     try:
-        settings = Settings.from_env(os.environ if environ is None else environ, argv or _command_line())
+        settings = Settings.from_env(os.environ if environ is None else environ, command)
         _state.settings = settings
         _boot(settings)
     except Exception as error:
@@ -81,6 +86,32 @@ def boot(environ: dict[str, str] | None = None, argv: list[str] | None = None) -
         if settings is not None and settings.strict:
             _exit_strict(reason)
     return _state
+
+
+_TOOL_SCRIPTS = frozenset({"otel-run", "pip", "pip3", "_in_process.py"})
+_TOOL_MODULES = frozenset({"otel_run", "pip", "ensurepip", "venv"})
+
+
+def tool_not_app(argv: list[str]) -> str | None:
+    """Why this process is a tool rather than the app, or None.
+
+    In the image the boot directory is on ``PYTHONPATH`` for every process, so
+    otel-run's own commands and ``pip install`` (a child image's build step, pip's
+    build backends) would boot too: an extra startup line, and a flush at exit to a
+    collector that is not there during ``docker build``.
+    """
+    args = list(argv[1:])
+    while args and args[0].startswith("-") and args[0] not in ("-m", "-c"):
+        args.pop(0)
+    if not args:
+        return None
+    if args[0] == "-m" and len(args) > 1:
+        top = args[1].split(".")[0]
+        return f"python -m {args[1]} is a tool" if top in _TOOL_MODULES else None
+    name = os.path.basename(args[0])
+    if name in _TOOL_SCRIPTS or name.startswith("pip3."):
+        return f"{name} is a tool"
+    return None
 
 
 def _boot(settings: Settings) -> None:
@@ -138,7 +169,7 @@ def _arm_instrumentations(settings: Settings) -> None:
 
 
 def _arm_lifecycle(settings: Settings, built: Any) -> None:
-    from otel_run import importhook, lifecycle, reloader, sdk
+    from otel_run import importhook, lifecycle, reloader, sdk, uwsgi_support
 
     watcher = _state.watcher
 
@@ -167,6 +198,16 @@ def _arm_lifecycle(settings: Settings, built: Any) -> None:
     _state.lifecycle = cycle
     cycle.arm()
     imports = importhook.watcher()
+    if uwsgi_support.is_uwsgi_command(_command_line()):
+
+        def in_uwsgi_worker() -> None:
+            cycle.in_forked_child()
+            sdk.restart_metric_readers(built)
+
+        uwsgi_support.arm(os.getpid(), in_uwsgi_worker, report.line)
+        imports.watch(
+            "uwsgidecorators", lambda module: uwsgi_support.join_decorators_chain(module, in_uwsgi_worker)
+        )
     imports.watch("multiprocessing", cycle.hook_multiprocessing)
     imports.watch("werkzeug._reloader", lambda module: reloader.hook(module, on_reloader_watcher))
 
@@ -207,6 +248,14 @@ def _command_line() -> list[str]:
         return [sys.executable, *sys.argv]
 
 
+def _is_our_shim(path: str | None) -> bool:
+    try:
+        with open(path or "", encoding="utf-8", errors="replace") as handle:
+            return "boot_from_sitecustomize" in handle.read(4096)
+    except OSError:
+        return False
+
+
 def chain_next_sitecustomize(boot_dir: str) -> None:
     """Run the ``sitecustomize`` the app would have had without otel-run, if any.
 
@@ -216,9 +265,14 @@ def chain_next_sitecustomize(boot_dir: str) -> None:
     import importlib.machinery
     import importlib.util
 
-    paths = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != boot_dir]
+    ours = os.path.realpath(boot_dir)
+    paths = [entry for entry in sys.path if os.path.realpath(entry or os.curdir) != ours]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", paths)
     if spec is None or spec.loader is None:
+        return
+    if _is_our_shim(spec.origin):
+        # Another copy of our own shim (the Operator's copy of the image, or the boot
+        # directory under a second spelling): running it would boot and chain again.
         return
     origin = os.path.dirname(os.path.abspath(spec.origin or ""))
     if origin.endswith(_AUTO_INSTRUMENTATION_DIR):

@@ -21,6 +21,7 @@ EXIT_NOT_FOUND = 127
 
 USAGE = """\
 usage: otel-run [--] COMMAND [ARGS...]    run COMMAND with OpenTelemetry configured
+       otel-run doctor [--json]   explain why telemetry does or does not arrive
        otel-run receive [--http HOST:PORT] [--grpc HOST:PORT] [--jsonl FILE]
                                             a local OTLP receiver that prints traces
        otel-run --version | --help
@@ -49,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if first in ("-V", "--version"):
         sys.stdout.write(f"otel-run {__version__}\n")
         return 0
+    if first == "doctor":
+        return _doctor(args[1:], sys.stdout, sys.stderr)
     if first == "receive":
         return _receive(args[1:], sys.stdout, sys.stderr)
     if first == "--":
@@ -107,6 +110,25 @@ def _looks_like_python(path: str) -> bool:
     except OSError:
         return False
     return b"import " in head or b"def " in head
+
+
+def _doctor(args: Sequence[str], out: TextIO, err: TextIO) -> int:
+    """Check the environment, boot, endpoints and instrumentations; exit 0 when telemetry would arrive."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="otel-run doctor",
+        description="Explain why telemetry does or does not arrive: configuration, a boot check in a "
+        "child Python with this environment, and a live test span sent to the configured endpoint.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    options = parser.parse_args(list(args))
+    from otel_run import doctor  # here: it imports the probes, which the launcher never needs
+
+    report = doctor.collect(os.environ)
+    out.write(doctor.render(report, as_json=options.json))
+    out.flush()
+    return 0 if report.ok else 1
 
 
 def _receive(args: Sequence[str], out: TextIO, err: TextIO) -> int:

@@ -35,6 +35,10 @@ def redact_url(url: str) -> str:
     except ValueError:
         return "<unparseable URL>"
     netloc = parts.netloc
+    if not netloc and "@" in url:
+        # Without "scheme://" there is no netloc: "user:pw@host:4318" parses as scheme
+        # "user" and path "pw@host:4318", so hide everything up to the last "@".
+        return "***@" + redact_url(url.rpartition("@")[2])
     if "@" in netloc:
         netloc = "***@" + netloc.rpartition("@")[2]
     query = parts.query
@@ -45,30 +49,36 @@ def redact_url(url: str) -> str:
     return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def _check_url(
-    warnings: Warnings, name: str, raw: str, protocol: str, insecure: bool | None
-) -> SplitResult | None:
+def _check_url(problems: list[str], raw: str, protocol: str, insecure: bool | None) -> SplitResult | None:
     text = raw.strip()
+    assumed: str | None = None
     if "://" not in text:
         # gRPC endpoints are often written host:port; OTEL_EXPORTER_OTLP_INSECURE then
         # picks plaintext or TLS, as the specification says.
         scheme = "http" if insecure or protocol != "grpc" else "https"
         if protocol != "grpc":
-            warnings.append(f"{name}={redact_url(text)!r} has no scheme; assuming {scheme}://")
+            assumed = scheme
         text = f"{scheme}://{text}"
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as error:
-        warnings.append(f"{name}={redact_url(raw)!r} is not a valid URL ({error}); ignoring it")
+        problems.append(f"is not a valid URL ({error}); ignoring it")
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        warnings.append(
-            f"{name}={redact_url(raw)!r} must look like http://host:port or https://host:port; ignoring it"
-        )
+        problems.append("must look like http://host:port or https://host:port; ignoring it")
         return None
     del port
+    if assumed is not None:
+        problems.append(f"has no scheme; assuming {assumed}://")
     return parts
+
+
+def _warn(warnings: Warnings, name: str, raw: str, problems: list[str]) -> None:
+    # Several problems with one value (no scheme, no path, the other protocol's port)
+    # make one warning, so that each variable is warned about once.
+    if problems:
+        warnings.append(f"{name}={redact_url(raw.strip())!r} " + "; also, it ".join(problems))
 
 
 def resolve_endpoint(
@@ -85,7 +95,8 @@ def resolve_endpoint(
     gRPC: either variable names host and port; a path means nothing.
     A base that already ends in a signal path would be doubled, so that suffix is
     removed with a warning; an HTTP signal URL with no path at all gets the signal
-    path with a warning, because the collector would answer 404.
+    path with a warning, because the collector would answer 404. Each variable gets
+    at most one warning, naming all of its problems.
     """
     upper = signal.upper()
     specific_name = f"OTEL_EXPORTER_OTLP_{upper}_ENDPOINT"
@@ -93,38 +104,45 @@ def resolve_endpoint(
     path = SIGNAL_PATHS[signal]
 
     if specific:
-        parts = _check_url(warnings, specific_name, specific, protocol, insecure)
+        problems: list[str] = []
+        parts = _check_url(problems, specific, protocol, insecure)
         if parts is not None:
             url = urlunsplit(parts)
             if protocol != "grpc" and parts.path in ("", "/"):
                 url = urlunsplit(parts._replace(path=path))
-                warnings.append(
-                    f"{specific_name}={redact_url(specific)!r} is used as-is and has no path, so the "
-                    f"collector would answer 404; it must end in {path}; using {redact_url(url)}"
+                problems.append(
+                    "is used as-is and has no path, so the collector would answer 404; "
+                    f"it must end in {path}; using {redact_url(url)}"
                 )
-            _check_port(warnings, specific_name, parts, protocol)
+            problems += _port_problems(parts, protocol)
+        _warn(warnings, specific_name, specific, problems)
+        if parts is not None:
             return Endpoint(url, specific_name, _insecure(parts, insecure))
 
     if base:
-        parts = _check_url(warnings, base_name, base, protocol, insecure)
+        problems = []
+        parts = _check_url(problems, base, protocol, insecure)
         if parts is not None:
-            _check_port(warnings, base_name, parts, protocol)
+            problems += _port_problems(parts, protocol)
             if protocol == "grpc":
+                _warn(warnings, base_name, base, problems)
                 return Endpoint(urlunsplit(parts._replace(path="")), base_name, _insecure(parts, insecure))
             base_path = parts.path.rstrip("/")
             for doubled in SIGNAL_PATHS.values():
                 if base_path.endswith(doubled):
                     base_path = base_path[: -len(doubled)]
                     fixed = urlunsplit(parts._replace(path=base_path))
-                    warnings.append(
-                        f"{base_name}={redact_url(base)!r} already ends in {doubled}, but otel-run appends "
+                    problems.append(
+                        f"already ends in {doubled}, but otel-run appends "
                         f"/v1/<signal> to it (the path would be doubled); using {redact_url(fixed)} as the "
                         "base. Set it to the collector's base URL, or use "
                         "OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT for a full URL"
                     )
                     break
+            _warn(warnings, base_name, base, problems)
             url = urlunsplit(parts._replace(path=base_path + path))
             return Endpoint(url, base_name, _insecure(parts, insecure))
+        _warn(warnings, base_name, base, problems)
 
     if protocol == "grpc":
         default = urlsplit(DEFAULT_GRPC_ENDPOINT)
@@ -140,18 +158,19 @@ def _insecure(parts: SplitResult, insecure: bool | None) -> bool:
     return bool(insecure)
 
 
-def _check_port(warnings: Warnings, name: str, parts: SplitResult, protocol: str) -> None:
+def _port_problems(parts: SplitResult, protocol: str) -> list[str]:
     try:
         port = parts.port
     except ValueError:
-        return
+        return []
     if protocol == "grpc" and port == HTTP_PORT:
-        warnings.append(
-            f"{name} uses port {HTTP_PORT}, the OTLP/HTTP port, but the protocol is grpc; "
+        return [
+            f"uses port {HTTP_PORT}, the OTLP/HTTP port, but the protocol is grpc; "
             f"use port {GRPC_PORT} or set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"
-        )
-    elif protocol != "grpc" and port == GRPC_PORT:
-        warnings.append(
-            f"{name} uses port {GRPC_PORT}, the OTLP/gRPC port, but the protocol is {protocol}; "
+        ]
+    if protocol != "grpc" and port == GRPC_PORT:
+        return [
+            f"uses port {GRPC_PORT}, the OTLP/gRPC port, but the protocol is {protocol}; "
             f"use port {HTTP_PORT} or set OTEL_EXPORTER_OTLP_PROTOCOL=grpc"
-        )
+        ]
+    return []

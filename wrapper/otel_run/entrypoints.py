@@ -3,7 +3,6 @@ instrumentors: each ``importlib.metadata`` scan reads every installed distributi
 
 from __future__ import annotations
 
-import sys
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -12,10 +11,7 @@ from typing import Any
 @cache
 def group(name: str) -> tuple[EntryPoint, ...]:
     """The entry points of ``name``, first installed distribution first, names unique."""
-    if sys.version_info >= (3, 10):
-        found = entry_points(group=name)
-    else:  # pragma: no cover - Python 3.9 returns a dict of groups
-        found = entry_points().get(name, ())
+    found = entry_points(group=name)
     seen: dict[str, EntryPoint] = {}
     for entry in found:
         seen.setdefault(entry.name, entry)

@@ -7,6 +7,7 @@ appends at most one warning to the caller's list. Nothing here reads ``os.enviro
 from __future__ import annotations
 
 import math
+import re
 from typing import TypeVar
 from urllib.parse import unquote
 
@@ -14,6 +15,15 @@ T = TypeVar("T")
 
 _TRUE = "true"
 _FALSE = "false"
+# The specification asks SDKs to support integers up to 2**31 - 1; larger values reach
+# C-level waits and sizes upstream (threading waits, deque maxlen, socket timeouts) and
+# raise OverflowError there, killing the exporter thread or the whole boot.
+MAX_INT = 2**31 - 1
+# What an HTTP/1.1 header can carry (RFC 9110 token; visible ASCII with inner spaces).
+# Anything else makes every export fail inside requests or grpc, with an error message
+# that quotes the value, so such headers are rejected here, where values are never shown.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"([\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?)?")
 
 
 class Warnings(list[str]):
@@ -49,9 +59,10 @@ def parse_int(
     default: T,
     *,
     minimum: int = 0,
+    maximum: int = MAX_INT,
     unit: str = "",
 ) -> int | T:
-    """Parse a whole number no smaller than ``minimum``; anything else warns."""
+    """Parse a whole number from ``minimum`` to ``maximum``; anything else warns."""
     if raw is None or raw.strip() == "":
         return default
     text = raw.strip()
@@ -69,6 +80,9 @@ def parse_int(
         value = int(as_float)
     if value < minimum:
         warnings.bad(name, raw, f"is below the minimum of {minimum}", _with_unit(default, unit))
+        return default
+    if value > maximum:
+        warnings.bad(name, raw, f"is above the maximum of {maximum}", _with_unit(default, unit))
         return default
     return value
 
@@ -122,12 +136,15 @@ def parse_key_values(
 ) -> tuple[tuple[str, str], ...]:
     """Parse ``key=value,key2=value2`` with percent-decoded values (W3C baggage style).
 
-    With ``secret`` the warnings name only keys and positions, never values, because the
-    variable holds credentials (``OTEL_EXPORTER_OTLP_HEADERS``).
+    With ``secret`` the variable holds credentials (``OTEL_EXPORTER_OTLP_HEADERS``): the
+    warnings name only positions, never keys or values, and entries that are not valid
+    HTTP headers are skipped.
     """
     if raw is None or raw.strip() == "":
         return ()
     pairs: dict[str, str] = {}
+    # One warning for the whole variable, however many entries are bad.
+    problems: list[str] = []
     for index, item in enumerate(raw.split(","), start=1):
         if not item.strip():
             continue
@@ -135,12 +152,20 @@ def parse_key_values(
         key = key.strip()
         if not sep or not key:
             where = f"entry {index}" if secret else f"entry {index} {_show(item.strip())}"
-            warnings.append(f"{name}: {where} is not key=value; skipped it")
+            problems.append(f"{where} is not key=value")
             continue
+        # A malformed entry may hold a token in its "key" ("Authorization: Bearer x=="),
+        # so secret entries are named by position only.
+        what = f"entry {index}" if secret else f"the value of {key!r}"
         try:
             decoded = unquote(value.strip(), errors="strict")
         except UnicodeDecodeError:
-            warnings.append(f"{name}: the value of {key!r} is not valid percent-encoding; skipped it")
+            problems.append(f"{what} is not valid percent-encoding")
+            continue
+        if secret and not (_HEADER_NAME.fullmatch(key) and _HEADER_VALUE.fullmatch(decoded)):
+            problems.append(f"{what} is not a valid HTTP header (visible ASCII only)")
             continue
         pairs[key.lower() if secret else key] = decoded
+    if problems:
+        warnings.append(f"{name}: {', '.join(problems)}; skipped {'it' if len(problems) == 1 else 'them'}")
     return tuple(pairs.items())

@@ -14,9 +14,9 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from otel_run.endpoints import redact_url
 
@@ -77,7 +77,7 @@ def summarize_reason(text: str) -> str:
         details = re.search(r"error details: (.+)$", text)
         suffix = f" ({details.group(1)[:120]})" if details and details.group(1) not in ("None", "") else ""
         return f"gRPC {grpc_code.group(1)}{suffix}"
-    errno = re.search(r"\[Errno -?\d+\] ([^\"')]+)", text)
+    errno = re.search(r"\[Errno -?\d+\] (.+?)(?: encountered|[\"')]|$)", text)
     if errno:
         return errno.group(1).strip().lower()
     for needle, reason in (
@@ -93,14 +93,57 @@ def summarize_reason(text: str) -> str:
     return text[:160]
 
 
+_GENERIC = ("Failed to export", "Shutdown in progress", "Exporter already shutdown")
+
+
+_VAGUE = ("timed out, retries exhausted", "the exporter reported a failure")
+
+
+def probe_connect(url: str, timeout_s: float = 1.0) -> str | None:
+    """Why a TCP connection to ``url``'s host and port fails, or None if it connects.
+
+    Upstream often logs only "Failed to export ... due to timeout, max retries or
+    shutdown", dropping the underlying error; one connect attempt names it.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "localhost"
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except ConnectionRefusedError:
+        return "connection refused"
+    except socket.gaierror:
+        return "name or service not known"
+    except TimeoutError:
+        return "connect timed out"
+    except OSError as error:
+        return (error.strerror or str(error)).lower()
+
+
+def best_reason(messages: Sequence[str]) -> str:
+    """The most specific reason among one export's upstream messages (the last one is often
+    a generic "Failed to export ... due to timeout, max retries or shutdown")."""
+    for message in reversed(messages):
+        if not message.startswith(_GENERIC) or "code:" in message:
+            return summarize_reason(message)
+    if messages:
+        return "timed out, retries exhausted" if "timeout" in messages[-1] else summarize_reason(messages[-1])
+    return "the exporter reported a failure"
+
+
 def hint(destination: Destination, reason: str) -> str:
     """What to do about ``reason`` at ``destination``."""
     lowered = reason.lower()
     if reason.startswith("HTTP 404"):
         if destination.endpoint_variable.endswith(f"_{destination.signal.upper()}_ENDPOINT"):
-            return (
-                f"{destination.endpoint_variable} is used as-is; it must end in /v1/{destination.signal}"
-            )
+            return f"{destination.endpoint_variable} is used as-is; it must end in /v1/{destination.signal}"
         return "check that the collector serves OTLP/HTTP at this URL (usually port 4318)"
     if reason.startswith(("HTTP 401", "HTTP 403")):
         return "the collector refused the credentials; check OTEL_EXPORTER_OTLP_HEADERS"
@@ -158,7 +201,7 @@ class Watcher:
         """An export finished (``ok`` or not) with ``items`` items."""
         messages: list[str] = getattr(self._local, "messages", None) or []
         self._local.messages = None
-        reason = summarize_reason(messages[-1]) if messages else "the exporter reported a failure"
+        reason = best_reason(messages)
         if ok:
             self._recovered(signal)
         else:
@@ -172,7 +215,8 @@ class Watcher:
             signal = _EXPORTING_TO_SIGNAL.get(exporting.lower().replace(" ", ""), "traces")
             self._overflow(signal)
             return
-        self.last_reason = summarize_reason(message)
+        if not message.startswith(_GENERIC) or "code:" in message:
+            self.last_reason = summarize_reason(message)
         messages = getattr(self._local, "messages", None)
         if messages is not None:
             messages.append(message)
@@ -185,6 +229,10 @@ class Watcher:
         return self.destinations.get(signal) or Destination(signal, "?", "OTEL_EXPORTER_OTLP_ENDPOINT", "?")
 
     def _failed(self, signal: str, items: int, reason: str) -> None:
+        if reason in _VAGUE and signal not in self._trouble:
+            probed = probe_connect(self._destination(signal).url)
+            if probed is not None:
+                reason = probed
         now = self.clock()
         with self._lock:
             self.counts.setdefault(signal, SignalCounts()).failed += items

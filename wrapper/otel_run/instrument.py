@@ -10,9 +10,10 @@ This module never creates providers: instrumentors use the global ones.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from otel_run import entrypoints
 from otel_run.importhook import ImportWatcher, is_initializing

@@ -29,9 +29,10 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType, ModuleType
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
@@ -67,7 +68,7 @@ class Lifecycle:
         """Register the exit hook, the fork hook and (where the app has none) the SIGTERM handler."""
         atexit.register(self.shutdown, "exit")
         if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._in_forked_child)
+            os.register_at_fork(after_in_child=self.in_forked_child)
         if threading.current_thread() is threading.main_thread() and os.getpid() != 1:
             try:
                 if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
@@ -106,7 +107,8 @@ class Lifecycle:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    def _in_forked_child(self) -> None:
+    def in_forked_child(self) -> None:
+        """Reset after a fork (run by ``os.register_at_fork``, or by uWSGI's post-fork hook)."""
         # A lock held by another thread of the parent at fork time stays held forever.
         self._lock = threading.Lock()
         self._done = False

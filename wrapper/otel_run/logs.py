@@ -11,7 +11,8 @@ the app's own handlers, levels and ``basicConfig`` behave exactly as without us.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # Records from the SDK and from otel-run itself are not exported: an export error
 # logged while exporting must not feed back into the exporter.

@@ -23,7 +23,8 @@ def line(text: str, stream: TextIO | None = None) -> None:
     """Write one ``otel-run:`` line; never raises (stderr may be closed)."""
     out = stream or _stream()
     try:
-        out.write(PREFIX + text.replace("\n", " ") + "\n")
+        # One line, whatever a value holds: splitlines() knows \r, \u2028 and the rest.
+        out.write(PREFIX + " ".join(text.splitlines()) + "\n")
         out.flush()
     except (OSError, ValueError, AttributeError):
         pass

@@ -119,7 +119,9 @@ def install(built: Built) -> None:
 
 
 def build_resource(settings: Settings) -> Any:
-    """The resource: SDK and distro identity, process and host, then the user's attributes."""
+    """The resource: SDK and distro identity, process and host, detected Kubernetes and
+    container attributes, then the user's attributes (``OTEL_RESOURCE_ATTRIBUTES``, then
+    ``OTEL_SERVICE_NAME``), each later one winning."""
     import platform
 
     from opentelemetry.sdk.resources import Resource
@@ -138,6 +140,7 @@ def build_resource(settings: Settings) -> Any:
         "process.runtime.version": platform.python_version(),
         "host.name": socket.gethostname(),
     }
+    attributes.update(settings.detected_attributes)
     attributes.update(settings.resource_attributes)
     attributes["service.name"] = settings.service_name
     return Resource(attributes)
@@ -484,3 +487,14 @@ def refresh_process_resource(built: Built) -> None:
         update = getattr(provider, "_update_resource", None)  # SDK >= 1.39; private, so guarded
         if update is not None:
             update(fresh)
+
+
+def restart_metric_readers(built: Built) -> None:
+    """Start the periodic metric readers' threads again in a child forked outside Python.
+
+    They restart themselves through ``os.register_at_fork``, which uWSGI skips.
+    """
+    for reader in getattr(built.meter_provider, "_metric_readers", None) or ():
+        restart = getattr(reader, "_at_fork_reinit", None)  # private, so guarded
+        if restart is not None:
+            restart()

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import NamedTuple
 
+from otel_run import resource_detect
+
 # Scripts whose name says nothing about the service: use the folder or the app spec.
 _GENERIC_STEMS = frozenset(
     {"app", "main", "server", "wsgi", "asgi", "run", "manage", "__main__", "application"}
@@ -22,9 +24,14 @@ _LAUNCHERS = frozenset(
 _APP_SPEC = re.compile(r"^([A-Za-z_][\w.]*)(?::[\w.()]*)?$")
 # Deployment pods: <name>-<pod-template-hash>-<5 chars>; StatefulSet: <name>-<ordinal>;
 # DaemonSet and Job pods: <name>-<5 chars>.
-_DEPLOYMENT_POD = re.compile(r"^(?P<name>.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
+# Kubernetes writes generated suffixes in an alphabet without vowels or easily confused
+# digits (apimachinery's rand.SafeEncodeString), so "web-proxy" is not "web" + a suffix.
+_SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
+_DEPLOYMENT_POD = re.compile(rf"^(?P<name>.+)-{_SAFE}{{6,10}}-{_SAFE}{{5}}$")
 _STATEFUL_POD = re.compile(r"^(?P<name>.+)-\d+$")
-_SIMPLE_POD = re.compile(r"^(?P<name>.+)-[a-z0-9]{5}$")
+# CronJob pods: <cronjob>-<scheduled time in minutes>-<5 chars>.
+_CRONJOB_POD = re.compile(rf"^(?P<name>.+)-\d{{8,10}}-{_SAFE}{{5}}$")
+_SIMPLE_POD = re.compile(rf"^(?P<name>.+)-{_SAFE}{{5}}$")
 
 
 class Derived(NamedTuple):
@@ -36,7 +43,7 @@ class Derived(NamedTuple):
 
 def workload_from_pod_name(pod: str) -> str:
     """Strip ReplicaSet/pod hashes or a StatefulSet ordinal: ``backend-55d6789c-v98wg`` → ``backend``."""
-    for pattern in (_DEPLOYMENT_POD, _STATEFUL_POD, _SIMPLE_POD):
+    for pattern in (_CRONJOB_POD, _DEPLOYMENT_POD, _STATEFUL_POD, _SIMPLE_POD):
         match = pattern.match(pod)
         if match:
             return match.group("name")
@@ -49,10 +56,9 @@ def derive(argv: Sequence[str], environ: Mapping[str, str]) -> Derived:
     ``argv`` is the interpreter's full command line (``sys.orig_argv``: the interpreter
     first, then its options, then the script or ``-m module``).
     """
-    if environ.get("KUBERNETES_SERVICE_HOST"):
-        pod = environ.get("K8S_POD_NAME") or environ.get("POD_NAME") or environ.get("HOSTNAME")
-        if pod:
-            return Derived(workload_from_pod_name(pod), f"Kubernetes pod {pod}")
+    pod = resource_detect.pod_name(environ)
+    if pod:
+        return Derived(workload_from_pod_name(pod), f"Kubernetes pod {pod}")
     program = _program(argv)
     if program is not None:
         return program

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from otel_run import envvars, otel_vars, service_name
+from otel_run import envvars, otel_vars, resource_detect, service_name
 from otel_run.endpoints import PROTOCOLS, Endpoint, redact_url, resolve_endpoint
 from otel_run.envparse import (
     Warnings,
@@ -149,6 +149,9 @@ class Settings:
     strict: bool
     debug: bool
     shutdown_timeout_ms: int
+    detected_attributes: tuple[tuple[str, str], ...] = ()
+    """Kubernetes and container attributes found locally (``resource_detect``); the
+    user's ``resource_attributes`` and ``service_name`` win over them."""
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -249,6 +252,7 @@ class _Reader:
                 envvars.DEFAULT_SHUTDOWN_TIMEOUT_MS,
                 unit="ms",
             ),
+            detected_attributes=tuple(resource_detect.detect(self.env, resource_detect.read_text).items()),
         )
         return _with_warnings(settings, tuple(w))
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Callable, TextIO
+from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from .model import ReceivedLog, ReceivedMetric, ReceivedSpan
 from .store import Export

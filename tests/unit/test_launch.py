@@ -1,0 +1,153 @@
+"""launch.build_env and boot_dir (pure), and cli.explain_exec_error's exit codes and hints."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from otel_run.cli import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, explain_exec_error
+from otel_run.launch import BOOTED_MARKER, boot_dir, build_env
+
+BOOT = Path("/opt/otel-run/_boot")
+SEP = os.pathsep
+
+
+@pytest.mark.timeout(10)
+def test_boot_dir_holds_only_sitecustomize() -> None:
+    """The installed boot directory exists and sitecustomize.py is the only importable thing in it."""
+    directory = boot_dir()
+    assert directory.is_absolute()
+    names = sorted(entry.name for entry in directory.iterdir() if entry.name != "__pycache__")
+    assert names == ["sitecustomize.py"]
+
+
+@pytest.mark.timeout(10)
+def test_boot_dir_goes_first_on_an_empty_pythonpath() -> None:
+    """Without PYTHONPATH, the app's PYTHONPATH is exactly the boot directory."""
+    env = build_env({"HOME": "/root"}, BOOT)
+    assert env == {"HOME": "/root", "PYTHONPATH": str(BOOT), BOOTED_MARKER: str(BOOT)}
+
+
+@pytest.mark.timeout(10)
+def test_existing_pythonpath_entries_follow_in_order() -> None:
+    """The user's PYTHONPATH entries are kept, in order, after the boot directory."""
+    env = build_env({"PYTHONPATH": f"/a{SEP}/b{SEP}/a"}, BOOT)
+    assert env["PYTHONPATH"] == SEP.join([str(BOOT), "/a", "/b"])
+
+
+@pytest.mark.timeout(10)
+def test_empty_pythonpath_entries_are_dropped() -> None:
+    """Empty entries (which would add the current directory) are not passed on."""
+    env = build_env({"PYTHONPATH": f"{SEP}/a{SEP}{SEP}"}, BOOT)
+    assert env["PYTHONPATH"] == SEP.join([str(BOOT), "/a"])
+
+
+@pytest.mark.timeout(10)
+def test_nesting_does_not_repeat_the_boot_directory(tmp_path: Path) -> None:
+    """Building twice, or with a symlink to the boot directory already listed, lists it once."""
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(boot)
+    once = build_env({"PYTHONPATH": f"{link}{SEP}/x"}, boot)
+    assert once["PYTHONPATH"] == SEP.join([str(boot), "/x"])
+    assert build_env(once, boot)["PYTHONPATH"] == once["PYTHONPATH"]
+
+
+@pytest.mark.timeout(10)
+def test_build_env_does_not_change_its_input() -> None:
+    """build_env returns a new mapping and leaves the given environment alone."""
+    environ = {"PYTHONPATH": "/a", "OTEL_SERVICE_NAME": "x"}
+    env = build_env(environ, BOOT)
+    assert environ == {"PYTHONPATH": "/a", "OTEL_SERVICE_NAME": "x"}
+    assert env["OTEL_SERVICE_NAME"] == "x"
+
+
+# --- exec errors (cli.explain_exec_error) ---------------------------------------------
+
+
+def not_found() -> OSError:
+    """The error execvpe raises for a missing program."""
+    return FileNotFoundError(errno.ENOENT, "No such file or directory")
+
+
+@pytest.mark.timeout(10)
+def test_missing_command_is_127(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bare name not on PATH exits 127 and says so."""
+    monkeypatch.chdir(tmp_path)
+    assert explain_exec_error("nope", not_found(), "/usr/bin") == (
+        EXIT_NOT_FOUND,
+        "command not found on PATH: 'nope'",
+    )
+    assert explain_exec_error("/no/such/tool", not_found(), "/usr/bin") == (
+        EXIT_NOT_FOUND,
+        "command not found: '/no/such/tool'",
+    )
+
+
+@pytest.mark.timeout(10)
+def test_python_script_name_suggests_otel_run_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'otel-run app.py' hints at 'otel-run python app.py'."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "app.py").write_text("print(1)\n")
+    assert explain_exec_error("app.py", not_found(), "/usr/bin") == (
+        EXIT_NOT_FOUND,
+        "'app.py' is not on PATH; did you mean 'otel-run python app.py'?",
+    )
+
+
+@pytest.mark.timeout(10)
+def test_file_in_this_folder_suggests_dot_slash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A non-Python file in the current folder hints at './name'."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tool").write_text("#!/bin/sh\necho hi\n")
+    assert explain_exec_error("tool", not_found(), "/usr/bin") == (
+        EXIT_NOT_FOUND,
+        "'tool' is not on PATH; to run the file in this folder, use './tool'",
+    )
+
+
+@pytest.mark.timeout(10)
+def test_not_executable_is_126(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file without execute permission exits 126; Python source gets the 'otel-run python' hint."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "job").write_text("import sys\n")
+    (tmp_path / "data.bin").write_bytes(b"\x00\x01")
+    denied = PermissionError(errno.EACCES, "Permission denied")
+    assert explain_exec_error("./job", denied, "") == (
+        EXIT_NOT_EXECUTABLE,
+        "'./job' is not executable; did you mean 'otel-run python ./job'?",
+    )
+    assert explain_exec_error("./data.bin", denied, "") == (
+        EXIT_NOT_EXECUTABLE,
+        "'./data.bin' is not executable; check its permissions",
+    )
+
+
+@pytest.mark.timeout(10)
+def test_directory_is_126(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Running a directory exits 126 and says it is a directory."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "src").mkdir()
+    denied = PermissionError(errno.EACCES, "Permission denied")
+    assert explain_exec_error("./src", denied, "") == (
+        EXIT_NOT_EXECUTABLE,
+        "'./src' is a directory, not a command",
+    )
+
+
+@pytest.mark.timeout(10)
+def test_other_exec_errors_are_126_with_the_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file the kernel cannot run, or any other exec error, exits 126 with the reason."""
+    monkeypatch.chdir(tmp_path)
+    assert explain_exec_error("./blob", OSError(errno.ENOEXEC, "Exec format error"), "") == (
+        EXIT_NOT_EXECUTABLE,
+        "'./blob' is not a program this system can run",
+    )
+    assert explain_exec_error("./big", OSError(errno.E2BIG, "Argument list too long"), "") == (
+        EXIT_NOT_EXECUTABLE,
+        "cannot run './big': Argument list too long",
+    )
