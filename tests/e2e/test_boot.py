@@ -270,3 +270,31 @@ def test_booting_twice_is_a_no_op(receiver: Receiver, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == "opentelemetry.sdk.trace\n"
     assert len(startup_lines(result.stderr)) == 1
+
+
+@pytest.mark.timeout(60)
+def test_trace_ids_are_injected_into_log_records(receiver: Receiver, tmp_path: Path) -> None:
+    """Inside a span, stdlib log records carry otelTraceID/otelSpanID, usable in the app's own format."""
+    source = textwrap.dedent(
+        """
+        import logging, sys
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s trace=%(otelTraceID)s span=%(otelSpanID)s"))
+        log = logging.getLogger("ids")
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        from opentelemetry import trace
+        with trace.get_tracer("t").start_as_current_span("with-ids") as span:
+            log.info("inside")
+            context = span.get_span_context()
+            print(format(context.trace_id, "032x"), format(context.span_id, "016x"))
+        """
+    )
+    result = run_script(source, otlp_env(receiver), tmp_path)
+    assert result.returncode == 0, result.stderr
+    logged, ids = result.stdout.splitlines()
+    trace_id, span_id = ids.split()
+    assert logged == f"inside trace={trace_id} span={span_id}"
+    assert receiver.store.wait_for(lambda store: any(log.body == "inside" for log in store.logs()), 10)
+    exported = next(log for log in receiver.store.logs() if log.body == "inside")
+    assert (exported.trace_id, exported.span_id) == (trace_id, span_id)

@@ -58,6 +58,42 @@ def test_spans_survive_sigterm(kind: str, receiver: Receiver) -> None:
     assert any(log.body == "listing 3 items" for log in receiver.store.logs())
 
 
+ASGI_APP = """
+from opentelemetry import trace
+
+tracer = trace.get_tracer("asgi-app")
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    with tracer.start_as_current_span("handle " + scope["path"]):
+        headers = [(b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+"""
+
+
+@pytest.mark.timeout(120)
+def test_spans_survive_sigterm_under_uvicorn(receiver: Receiver, tmp_path: Path) -> None:
+    """uvicorn's own SIGTERM handler chains back to ours after its graceful shutdown; every span arrives."""
+    (tmp_path / "asgi_app.py").write_text(ASGI_APP)
+    port = free_port()
+    env = otlp_env(receiver, OTEL_SERVICE_NAME="sigterm-uvicorn", PYTHONPATH=str(tmp_path), **SLOW_EXPORT)
+    args = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port), "asgi_app:app"]
+    with server(args, env, port, ready_path="/ready") as app:
+        for _ in range(REQUESTS):
+            assert app.get("/work").status_code == 200
+        status = app.stop(signal.SIGTERM)
+    # uvicorn shuts down gracefully, restores the previous handler and re-raises SIGTERM:
+    # plain uvicorn ends "killed by SIGTERM" too.
+    assert status == -signal.SIGTERM, app.stderr
+    assert receiver.store.wait_for(
+        lambda store: len([s for s in store.spans() if s.name == "handle /work"]) >= REQUESTS, 10
+    ), app.stderr
+    assert len([s for s in receiver.store.spans() if s.name == "handle /work"]) == REQUESTS
+
+
 @pytest.mark.timeout(60)
 def test_exit_within_budget_when_collector_is_down(tmp_path: Path) -> None:
     """With nothing listening, the app still exits within OTEL_RUN_SHUTDOWN_TIMEOUT + 1 s and says why."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
+
+import pytest
 
 from otel_run.exportwatch import Destination, Watcher, best_reason, hint, summarize_reason
 
@@ -137,3 +140,21 @@ def test_hints_name_the_variable_to_fix() -> None:
     )
     assert "OTEL_EXPORTER_OTLP_HEADERS" in hint(DEST, "HTTP 401 Unauthorized")
     assert "nothing is listening" in hint(DEST, "connection refused")
+
+
+def test_uwsgi_without_threads_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A uWSGI interpreter reporting has_threads=0 is recognised (uWSGI < 2.0.28 without enable-threads)."""
+    import types
+
+    from otel_run import uwsgi_support
+
+    fake = types.ModuleType("uwsgi")
+    fake.has_threads = 0  # type: ignore[attr-defined]
+    fake.opt = {"master": True}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "uwsgi", fake)
+    assert uwsgi_support.threads_disabled()
+    assert uwsgi_support.forks_skip_python_hooks()
+    fake.has_threads = 1  # type: ignore[attr-defined]
+    fake.opt = {"py-call-osafterfork": True}  # type: ignore[attr-defined]
+    assert not uwsgi_support.threads_disabled()
+    assert not uwsgi_support.forks_skip_python_hooks()
