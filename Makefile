@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test install lint typecheck hadolint unit e2e bench clean
+.PHONY: demo test install lint typecheck hadolint unit e2e clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -108,7 +108,16 @@ class Server:
             os.kill(self.process.pid, signal.SIGKILL)
             self.stdout, self.stderr = self.process.communicate(timeout=10)
             raise
+        finally:
+            self._end_leftovers()
         return self.process.returncode
+
+    def _end_leftovers(self) -> None:
+        """End any process the server left in its group (a hung worker, a reloader's child)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 @contextmanager
@@ -123,6 +132,7 @@ def server(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group, so workers it leaves behind can be ended
     )
     started = Server(process, port)
     deadline = time.monotonic() + timeout
