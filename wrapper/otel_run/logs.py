@@ -39,13 +39,36 @@ def otel_handler_types() -> tuple[type, ...]:
     return tuple(types)
 
 
+# Trace context the logging instrumentation adds to every stdlib record (for the app's own
+# formats). The exported record carries the same context in its own fields, so these
+# would only duplicate it as attributes.
+_INJECTED = ("otelSpanID", "otelTraceID", "otelTraceSampled", "otelServiceName")
+
+
 def make_handler(logger_provider: Any) -> logging.Handler:
-    """The upstream OpenTelemetry logging handler bound to ``logger_provider``."""
+    """The upstream OpenTelemetry logging handler bound to ``logger_provider``.
+
+    Records carry ``code.*`` attributes as upstream's default handler does, and not the
+    duplicated ``otel*`` trace-context attributes.
+    """
     try:
         from opentelemetry.instrumentation.logging.handler import LoggingHandler
-    except ImportError:  # older instrumentation-logging: the SDK's handler
-        from opentelemetry.sdk._logs import LoggingHandler  # type: ignore[assignment]
-    handler: logging.Handler = LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider)
+    except ImportError:  # older instrumentation-logging: the SDK's handler, as it is
+        from opentelemetry.sdk._logs import LoggingHandler as SdkHandler
+
+        sdk_handler: logging.Handler = SdkHandler(level=logging.NOTSET, logger_provider=logger_provider)
+        return sdk_handler
+
+    class Handler(LoggingHandler):
+        def _get_attributes(self, record: logging.LogRecord) -> Any:
+            attributes, event_name = super()._get_attributes(record)
+            for key in _INJECTED:
+                attributes.pop(key, None)
+            return attributes, event_name
+
+    handler: logging.Handler = Handler(
+        level=logging.NOTSET, logger_provider=logger_provider, log_code_attributes=True
+    )
     return handler
 
 
