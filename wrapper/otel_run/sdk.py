@@ -21,7 +21,7 @@ from typing import Any
 
 from otel_run import __version__, entrypoints
 from otel_run.exportwatch import WatchedExporter, Watcher, destination_for
-from otel_run.settings import Settings, SignalSettings
+from otel_run.settings import BatchSettings, Settings, SignalSettings
 
 # Variables that Settings parses and hands over explicitly. Others (for example
 # OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE) stay visible to upstream.
@@ -222,18 +222,19 @@ def _build_tracer_provider(settings: Settings, resource: Any, built: Built) -> A
             max_span_attribute_length=limits.span_attribute_value_length,
         ),
     )
-    bsp = settings.bsp
     for exporter in _exporters(settings.traces, built):
-        provider.add_span_processor(
-            BatchSpanProcessor(
-                exporter,
-                max_queue_size=bsp.max_queue_size,
-                schedule_delay_millis=bsp.schedule_delay_ms,
-                max_export_batch_size=bsp.max_export_batch_size,
-                export_timeout_millis=bsp.export_timeout_ms,
-            )
-        )
+        provider.add_span_processor(BatchSpanProcessor(exporter, **_batch_options(settings.bsp)))
     return provider
+
+
+def _batch_options(batch: BatchSettings) -> dict[str, Any]:
+    """Keyword arguments of the span and log record batch processors; None keeps the SDK default."""
+    return {
+        "max_queue_size": batch.max_queue_size,
+        "schedule_delay_millis": batch.schedule_delay_ms,
+        "max_export_batch_size": batch.max_export_batch_size,
+        "export_timeout_millis": batch.export_timeout_ms,
+    }
 
 
 def _build_meter_provider(settings: Settings, resource: Any, built: Built) -> Any:
@@ -256,17 +257,8 @@ def _build_logger_provider(settings: Settings, resource: Any, built: Built) -> A
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
     provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-    blrp = settings.blrp
     for exporter in _exporters(settings.logs, built):
-        provider.add_log_record_processor(
-            BatchLogRecordProcessor(
-                exporter,
-                max_queue_size=blrp.max_queue_size,
-                schedule_delay_millis=blrp.schedule_delay_ms,
-                max_export_batch_size=blrp.max_export_batch_size,
-                export_timeout_millis=blrp.export_timeout_ms,
-            )
-        )
+        provider.add_log_record_processor(BatchLogRecordProcessor(exporter, **_batch_options(settings.blrp)))
     return provider
 
 
