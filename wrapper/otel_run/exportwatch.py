@@ -327,14 +327,21 @@ UPSTREAM_LOGGERS = ("opentelemetry.exporter", "opentelemetry.sdk._shared_interna
 def capture_upstream_logs(watcher: Watcher, keep_upstream_lines: bool) -> None:
     """Route upstream exporter and batch-processor records to ``watcher``.
 
-    With ``keep_upstream_lines`` (OTEL_LOG_LEVEL=debug) they also still propagate.
+    With ``keep_upstream_lines`` (OTEL_LOG_LEVEL=debug) they are also printed to stderr
+    as upstream's own lines. (Our handler counts as "a handler found", so Python's
+    last-resort handler would no longer print them on its own.)
     """
     handler = _Capture(watcher)
     for name in UPSTREAM_LOGGERS:
         logger = logging.getLogger(name)
         logger.addHandler(handler)
-        logger.propagate = keep_upstream_lines
-        if logger.level == logging.NOTSET or logger.level > logging.WARNING:
+        logger.propagate = False
+        if keep_upstream_lines:
+            echo = logging.StreamHandler()
+            echo.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+            logger.addHandler(echo)
+        elif logger.level == logging.NOTSET or logger.level > logging.WARNING:
+            # Failures are WARNING and up; with OTEL_LOG_LEVEL the "opentelemetry" level governs.
             logger.setLevel(logging.WARNING)
 
 
