@@ -255,3 +255,20 @@ def test_multiprocessing_fork_children_export(receiver: Receiver, tmp_path: Path
     assert {s.resource["process.pid"] for s in processes} == {
         s.attributes.get("process.pid", s.resource["process.pid"]) for s in processes
     }
+
+
+@pytest.mark.timeout(60)
+def test_debug_log_level_keeps_upstream_exporter_lines(tmp_path: Path) -> None:
+    """OTEL_LOG_LEVEL=debug shows upstream's own exporter messages besides otel-run's summary."""
+    source = "import time\nfrom opentelemetry import trace\n"
+    source += "with trace.get_tracer('t').start_as_current_span('x'):\n    pass\ntime.sleep(1)\n"
+    env = otlp_env(
+        _DeadReceiver(free_port()),  # type: ignore[arg-type]
+        OTEL_LOG_LEVEL="debug",
+        OTEL_RUN_SHUTDOWN_TIMEOUT="1000",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+    )
+    result = run_script(source, env, tmp_path)
+    assert result.returncode == 0
+    assert "opentelemetry.exporter.otlp.proto.http.trace_exporter:" in result.stderr
