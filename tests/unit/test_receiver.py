@@ -484,3 +484,10 @@ def test_parse_address_rejects_bad_input_clearly(text: str, message: str) -> Non
     """Bad addresses raise ValueError saying what is wrong."""
     with pytest.raises(ValueError, match=message):
         parse_address(text, 4318)
+
+
+def test_terminal_control_characters_are_escaped() -> None:
+    """An escape sequence in received telemetry is shown escaped, never sent to the terminal raw."""
+    from otel_run.receiver.render import printable
+
+    assert printable("\x1b[31mred\x1b[0m and\ttab") == "\\x1b[31mred\\x1b[0m and\ttab"

@@ -6,6 +6,7 @@ Formatting is pure (``format_trace``, ``format_log``, ``format_metrics``); the
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -19,6 +20,15 @@ INDENT = "  "
 DEFAULT_SETTLE = 1.5
 # Remember this many printed trace ids, so late spans are marked as a continuation.
 _PRINTED_MEMORY = 10_000
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped: telemetry is untrusted input, and an
+    escape sequence in a span name or log body must not drive the reader's terminal."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def _order_key(span: ReceivedSpan) -> tuple[int, str]:
@@ -182,5 +192,5 @@ class ConsoleRenderer:
     def _write(self, lines: list[str]) -> None:
         if not lines:
             return
-        self._out.write("".join(line + "\n" for line in lines))
+        self._out.write("".join(printable(line) + "\n" for line in lines))
         self._out.flush()
