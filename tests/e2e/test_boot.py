@@ -298,3 +298,21 @@ def test_trace_ids_are_injected_into_log_records(receiver: Receiver, tmp_path: P
     assert receiver.store.wait_for(lambda store: any(log.body == "inside" for log in store.logs()), 10)
     exported = next(log for log in receiver.store.logs() if log.body == "inside")
     assert (exported.trace_id, exported.span_id) == (trace_id, span_id)
+
+
+@pytest.mark.timeout(60)
+def test_exporters_are_not_loaded_until_something_is_exported(receiver: Receiver, tmp_path: Path) -> None:
+    """Start-up loads no exporter (no requests, no protobuf); the first batch builds it and arrives."""
+    source = textwrap.dedent(
+        """
+        import sys
+        print("requests" in sys.modules, "google.protobuf" in sys.modules)
+        from opentelemetry import trace
+        with trace.get_tracer("t").start_as_current_span("late"):
+            pass
+        """
+    )
+    result = run_script(source, otlp_env(receiver), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "False False\n"
+    assert receiver.store.wait_for(lambda store: any(s.name == "late" for s in store.spans()), 10)

@@ -21,7 +21,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from otel_run import envvars
-from otel_run.settings import COMPRESSIONS, ID_GENERATORS, SAMPLERS, Settings
+from otel_run.settings import (
+    COMPRESSIONS,
+    HISTOGRAM_AGGREGATIONS,
+    ID_GENERATORS,
+    SAMPLERS,
+    TEMPORALITIES,
+    Settings,
+)
 
 ARGV = ("python", "app.py")
 MAX_INT = 2**31 - 1
@@ -81,6 +88,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "OTEL_PYTHON_ID_GENERATOR": ID_GENERATORS,
     **dict.fromkeys(_otlp("PROTOCOL"), ("http/protobuf", "grpc", "http/json")),
     **dict.fromkeys(_otlp("COMPRESSION"), COMPRESSIONS),
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": TEMPORALITIES,
+    "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION": HISTOGRAM_AGGREGATIONS,
 }
 KEY_VALUES = {"OTEL_RESOURCE_ATTRIBUTES": False, **dict.fromkeys(_otlp("HEADERS"), True)}
 HEADERS = [name for name, secret in KEY_VALUES.items() if secret]

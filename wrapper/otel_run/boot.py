@@ -36,6 +36,7 @@ class State:
     instrumentations: Any = None
     lifecycle: Any = None
     watcher: Any = None
+    armer: Any = None
     active_signals: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -166,6 +167,7 @@ def _arm_instrumentations(settings: Settings) -> None:
         },
     )
     _state.instrumentations = armer.arm(settings.instrumentation_disabled)
+    _state.armer = armer
 
 
 def _arm_lifecycle(settings: Settings, built: Any) -> None:
@@ -189,11 +191,18 @@ def _arm_lifecycle(settings: Settings, built: Any) -> None:
     def on_reloader_watcher() -> None:
         watcher.muted = True
 
+    def before_shutdown() -> None:
+        # Exporters built only now import requests/urllib3: instrumenting those at exit
+        # would ask the shut-down MeterProvider for meters, and serve no one.
+        if _state.armer is not None:
+            _state.armer.paused = True
+
     cycle = lifecycle.Lifecycle(
         [built.tracer_provider, built.meter_provider, built.logger_provider],
         settings.shutdown_timeout_ms / 1000.0,
         on_shutdown=on_shutdown,
         after_fork=after_fork,
+        before_shutdown=before_shutdown,
     )
     _state.lifecycle = cycle
     cycle.arm()

@@ -85,6 +85,8 @@ class Armer:
         self.options = options or {}
         self.found = Instrumentations()
         self._lock = threading.RLock()
+        self.paused = False
+        """Set at shutdown: a library imported then (by an exporter built late) stays as it is."""
 
     def arm(self, disabled: Callable[[str], bool]) -> Instrumentations:
         """Watch the target module of every installed, enabled instrumentor."""
@@ -107,7 +109,7 @@ class Armer:
     def activate(self, item: Instrumentation, module: ModuleType | None = None) -> None:
         """Enable ``item`` now; report and skip it if that fails."""
         with self._lock:
-            if item.state != "waiting":
+            if item.state != "waiting" or self.paused:
                 return
             entry_module = item.entry.value.partition(":")[0]
             partial = _initializing(entry_module)

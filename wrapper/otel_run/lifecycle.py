@@ -55,11 +55,13 @@ class Lifecycle:
         budget_s: float,
         on_shutdown: Callable[[Outcome], None] | None = None,
         after_fork: Callable[[], None] | None = None,
+        before_shutdown: Callable[[], None] | None = None,
     ) -> None:
         self.providers = [provider for provider in providers if provider is not None]
         self.budget_s = budget_s
         self.on_shutdown = on_shutdown
         self.after_fork = after_fork
+        self.before_shutdown = before_shutdown
         self.outcome: Outcome | None = None
         self._done = False
         self._lock = threading.Lock()
@@ -82,6 +84,8 @@ class Lifecycle:
             if self._done:
                 return self.outcome or Outcome(f"{reason}: a shutdown is already in progress")
             self._done = True
+        if self.before_shutdown is not None:
+            _quietly(self.before_shutdown)
         outcome = Outcome(reason)
         started = time.monotonic()
         deadline = started + self.budget_s

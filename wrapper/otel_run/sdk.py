@@ -23,18 +23,12 @@ from otel_run import __version__, entrypoints
 from otel_run.exportwatch import WatchedExporter, Watcher, destination_for
 from otel_run.settings import BatchSettings, Settings, SignalSettings
 
-# Variables that Settings parses and hands over explicitly. Others (for example
-# OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE) stay visible to upstream.
+# Variables that Settings parses and hands over explicitly. Others (the instrumentations'
+# own, such as OTEL_PYTHON_FLASK_EXCLUDED_URLS) stay visible to upstream.
 _HIDDEN_PREFIXES = ("OTEL_BSP_", "OTEL_BLRP_", "OTEL_METRIC_EXPORT_", "OTEL_TRACES_SAMPLER")
 _HIDDEN_SUFFIXES = ("_LIMIT",)
 _HIDDEN = frozenset(
     {"OTEL_PROPAGATORS", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_SERVICE_NAME", "OTEL_SDK_DISABLED"}
-)
-_VISIBLE = frozenset(
-    {
-        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
-        "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
-    }
 )
 _PROPAGATOR_PACKAGES = {
     "b3": "opentelemetry-propagator-b3",
@@ -46,8 +40,6 @@ _PROPAGATOR_PACKAGES = {
 
 
 def _hidden(name: str) -> bool:
-    if name in _VISIBLE:
-        return False
     return (
         name in _HIDDEN
         or name.startswith("OTEL_EXPORTER_OTLP_")
@@ -81,6 +73,9 @@ class Built:
     problems: list[str] = field(default_factory=list)
     """One line each: a component that could not be built, and the fix."""
     watcher: Watcher | None = None
+    defer: bool = False
+    """Whether HTTP exporters may be built on their first export (see ``deferred``)."""
+    metric_preferences: tuple[dict[type, Any], dict[type, Any]] = ({}, {})
 
 
 def build(settings: Settings, watcher: Watcher | None = None) -> Built:
@@ -98,8 +93,9 @@ def build(settings: Settings, watcher: Watcher | None = None) -> Built:
     # puts its hook ahead of theirs.
     import concurrent.futures.thread  # noqa: F401
 
-    built = Built(watcher=watcher)
+    built = Built(watcher=watcher, defer=_can_defer(settings))
     with upstream_sees_only_explicit_values():
+        built.metric_preferences = _metric_preferences(settings)
         resource = build_resource(settings)
         built.propagator = _build_propagator(settings, built.problems)
         built.tracer_provider = _build_tracer_provider(settings, resource, built)
@@ -267,7 +263,7 @@ def _exporters(signal: SignalSettings, built: Built) -> list[Any]:
     names = built.exporters.setdefault(signal.signal, [])
     for name in signal.exporters:
         try:
-            exporter = _exporter(signal, name)
+            exporter = _exporter(signal, name, built)
         except LookupError:
             built.problems.append(
                 f"OTEL_{signal.signal.upper()}_EXPORTER: exporter {name!r} is not installed; "
@@ -287,14 +283,97 @@ def _exporters(signal: SignalSettings, built: Built) -> list[Any]:
     return made
 
 
-def _exporter(signal: SignalSettings, name: str) -> Any:
+def _exporter(signal: SignalSettings, name: str, built: Built) -> Any:
     if name == "console":
         return _console_exporter(signal.signal)
     if name != "otlp":
         return entrypoints.load(f"opentelemetry_{signal.signal}_exporter", name)()
+    preferences = _preferences_for(signal, built)
     if signal.protocol == "grpc":
-        return _grpc_exporter(signal)
-    return _http_exporter(signal)
+        return _grpc_exporter(signal, preferences)
+    if built.defer and not (signal.certificate or signal.client_key or signal.client_certificate):
+        from otel_run.deferred import DeferredExporter
+
+        note = built.watcher.note if built.watcher is not None else (lambda _line: None)
+        temporality, aggregation = built.metric_preferences
+        return DeferredExporter(
+            build=lambda: _http_exporter(signal, preferences),
+            failure=lambda: _result(signal.signal, "FAILURE"),
+            note=note,
+            what=f"{signal.signal} ({signal.protocol})",
+            preferred_temporality=temporality if signal.signal == "metrics" else None,
+            preferred_aggregation=aggregation if signal.signal == "metrics" else None,
+        )
+    return _http_exporter(signal, preferences)
+
+
+def _can_defer(settings: Settings) -> bool:
+    """Whether building an HTTP exporter later gives the exporter it would be now.
+
+    Upstream constructors re-read OTEL_EXPORTER_OTLP_* variables; a later build cannot hide
+    them (changing os.environ while the app runs would race with its subprocesses), so
+    deferral is only for configurations whose every such value Settings accepted.
+    Strict mode builds now, so that a failure can still stop the app at start.
+    """
+    return not settings.strict and not any("OTEL_EXPORTER_OTLP_" in warning for warning in settings.warnings)
+
+
+def _metric_preferences(settings: Settings) -> tuple[dict[type, Any], dict[type, Any]]:
+    """Temporality per instrument and histogram aggregation, as the OTLP metric exporters
+    derive them from OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE and
+    OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION (the specification's table)."""
+    from opentelemetry.sdk.metrics import (
+        Counter,
+        Histogram,
+        ObservableCounter,
+        ObservableGauge,
+        ObservableUpDownCounter,
+        UpDownCounter,
+    )
+    from opentelemetry.sdk.metrics.export import AggregationTemporality
+    from opentelemetry.sdk.metrics.view import (
+        ExplicitBucketHistogramAggregation,
+        ExponentialBucketHistogramAggregation,
+    )
+
+    cumulative, delta = AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA
+    mode = settings.metrics_temporality
+    temporality: dict[type, Any] = {
+        Counter: delta if mode in ("delta", "lowmemory") else cumulative,
+        UpDownCounter: cumulative,
+        Histogram: delta if mode in ("delta", "lowmemory") else cumulative,
+        ObservableCounter: delta if mode == "delta" else cumulative,
+        ObservableUpDownCounter: cumulative,
+        ObservableGauge: cumulative,
+    }
+    histogram = (
+        ExponentialBucketHistogramAggregation()
+        if settings.histogram_aggregation == "base2_exponential_bucket_histogram"
+        else ExplicitBucketHistogramAggregation()
+    )
+    return temporality, {Histogram: histogram}
+
+
+def _preferences_for(signal: SignalSettings, built: Built) -> dict[str, Any]:
+    if signal.signal != "metrics":
+        return {}
+    temporality, aggregation = built.metric_preferences
+    return {"preferred_temporality": temporality, "preferred_aggregation": aggregation}
+
+
+def _result(signal: str, name: str) -> Any:
+    """The SDK's export result ``name`` (SUCCESS, FAILURE) for ``signal``."""
+    if signal == "traces":
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        return SpanExportResult[name]
+    if signal == "metrics":
+        from opentelemetry.sdk.metrics.export import MetricExportResult
+
+        return MetricExportResult[name]
+    from opentelemetry.sdk._logs.export import LogRecordExportResult
+
+    return LogRecordExportResult[name]
 
 
 def _console_exporter(signal: str) -> Any:
@@ -337,12 +416,24 @@ def _exporter_class(protocol: str, signal: str) -> Any:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def _http_exporter(signal: SignalSettings) -> Any:
+def _http_exporter(signal: SignalSettings, preferences: dict[str, Any]) -> Any:
     cls = _exporter_class(signal.protocol, signal.signal)
+    # requests imports netrc inside its first request. Done here, the import happens while
+    # forks wait for builds (see deferred.py); done by a batch thread of a gunicorn master
+    # in the middle of a fork, it left the worker a module lock that no thread will release,
+    # and every export of that worker hung.
+    import netrc  # noqa: F401
+
     if signal.protocol == "http/json":
         from opentelemetry.exporter.otlp.common.http import Compression
     else:
         from opentelemetry.exporter.otlp.proto.http import Compression  # type: ignore[assignment]
+    if signal.protocol == "http/protobuf":
+        # The exporter's own SDK-internal metrics would ask the global MeterProvider for a
+        # meter; when it is built at shutdown that provider may already be shut down.
+        from opentelemetry.metrics import NoOpMeterProvider
+
+        preferences = {**preferences, "meter_provider": NoOpMeterProvider()}
     return cls(
         endpoint=signal.endpoint,
         certificate_file=signal.certificate,
@@ -351,10 +442,11 @@ def _http_exporter(signal: SignalSettings) -> Any:
         headers=signal.headers.as_dict(),
         timeout=signal.timeout_s,
         compression=Compression(signal.compression),
+        **preferences,
     )
 
 
-def _grpc_exporter(signal: SignalSettings) -> Any:
+def _grpc_exporter(signal: SignalSettings, preferences: dict[str, Any]) -> Any:
     import grpc
 
     cls = _exporter_class("grpc", signal.signal)
@@ -373,6 +465,7 @@ def _grpc_exporter(signal: SignalSettings) -> Any:
         headers=signal.headers.as_dict() or None,
         timeout=signal.timeout_s,
         compression=compression,
+        **preferences,
     )
 
 

@@ -45,6 +45,8 @@ _PROTOCOL_EXPORTERS = {
 }
 _LOG_LEVELS = ("debug", "info", "warn", "warning", "error", "critical")
 ID_GENERATORS = ("random", "xray")
+TEMPORALITIES = ("cumulative", "delta", "lowmemory")
+HISTOGRAM_AGGREGATIONS = ("explicit_bucket_histogram", "base2_exponential_bucket_histogram")
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,10 @@ class Settings:
     blrp: BatchSettings
     metric_export_interval_ms: int | None
     metric_export_timeout_ms: int | None
+    metrics_temporality: str
+    """cumulative, delta or lowmemory (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE)."""
+    histogram_aggregation: str
+    """explicit_bucket_histogram or base2_exponential_bucket_histogram."""
     limits: LimitSettings
     log_level: str | None
     disabled_instrumentations: frozenset[str]
@@ -236,6 +242,20 @@ class _Reader:
             blrp=self._batch("OTEL_BLRP"),
             metric_export_interval_ms=self._int("OTEL_METRIC_EXPORT_INTERVAL", None, minimum=1, unit="ms"),
             metric_export_timeout_ms=self._int("OTEL_METRIC_EXPORT_TIMEOUT", None, unit="ms"),
+            metrics_temporality=parse_choice(
+                w,
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                self.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"),
+                TEMPORALITIES,
+                "cumulative",
+            ),
+            histogram_aggregation=parse_choice(
+                w,
+                "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+                self.get("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"),
+                HISTOGRAM_AGGREGATIONS,
+                "explicit_bucket_histogram",
+            ),
             limits=self._limits(),
             log_level=log_level,
             disabled_instrumentations=disabled_instrumentations,
