@@ -273,7 +273,11 @@ def _exporters(signal: SignalSettings, built: Built) -> list[Any]:
         except Exception as error:  # noqa: BLE001 - one broken exporter must not stop the rest
             built.problems.append(f"{signal.signal} exporter {name!r} could not be created: {error}")
             continue
-        names.append(type(exporter).__module__ + "." + type(exporter).__qualname__)
+        if getattr(exporter, "built", True) is False:  # a DeferredExporter
+            module_name, class_name = _HTTP_CLASSES[(signal.protocol, signal.signal)]
+            names.append(f"{module_name}.{class_name} (built on first export)")
+        else:
+            names.append(type(exporter).__module__ + "." + type(exporter).__qualname__)
         if name == "otlp" and built.watcher is not None:
             exporter = WatchedExporter(exporter, signal.signal, built.watcher)
             built.watcher.destinations[signal.signal] = destination_for(
