@@ -139,7 +139,12 @@ def _install(settings: Settings) -> Any:
     watcher = exportwatch.Watcher(report.line)
     _state.watcher = watcher
     exportwatch.capture_upstream_logs(watcher, keep_upstream_lines=settings.log_level == "debug")
-    built = sdk.build(settings, watcher)
+    # uWSGI forks its workers in C, without Python's fork hooks: an exporter built by a
+    # master thread during such a fork would leave the worker holding import locks, so
+    # under uWSGI everything is built now, before any fork.
+    from otel_run import uwsgi_support
+
+    built = sdk.build(settings, watcher, may_defer=not uwsgi_support.is_uwsgi_command(_command_line()))
     _state.built = built
     _state.problems.extend(built.problems)
     report.warn_all(built.problems)

@@ -78,10 +78,11 @@ class Built:
     metric_preferences: tuple[dict[type, Any], dict[type, Any]] = ({}, {})
 
 
-def build(settings: Settings, watcher: Watcher | None = None) -> Built:
+def build(settings: Settings, watcher: Watcher | None = None, *, may_defer: bool = True) -> Built:
     """Build resource, providers, exporters, processors, sampler and propagators.
 
     OTLP exporters are wrapped so that ``watcher`` hears of every export's outcome.
+    With ``may_defer`` HTTP exporters may be built on their first export (``deferred``).
     A component that cannot be built is left out and described in ``problems``; only
     a broken SDK installation raises.
     """
@@ -93,7 +94,7 @@ def build(settings: Settings, watcher: Watcher | None = None) -> Built:
     # puts its hook ahead of theirs.
     import concurrent.futures.thread  # noqa: F401
 
-    built = Built(watcher=watcher, defer=_can_defer(settings))
+    built = Built(watcher=watcher, defer=may_defer and _can_defer(settings))
     with upstream_sees_only_explicit_values():
         built.metric_preferences = _metric_preferences(settings)
         resource = build_resource(settings)
