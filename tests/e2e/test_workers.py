@@ -144,12 +144,14 @@ def test_uwsgi_workers_each_export_under_own_instance(lazy: bool, receiver: Rece
 
 
 @pytest.mark.timeout(120)
-def test_flask_reloader_watcher_exports_nothing(receiver: Receiver) -> None:
-    """Under the Flask debug reloader only the serving child exports; the watcher process sends nothing."""
+def test_flask_reloader_exports_nothing_twice(receiver: Receiver) -> None:
+    """Under the Flask debug reloader the serving child exports the app's telemetry and the
+    watcher process exports none of it again: no spans, no metrics, no duplicated log."""
     port = free_port()
     env = otlp_env(receiver, PORT=str(port), FLASK_DEBUG="1", OTEL_SERVICE_NAME="reloading")
     child_pid = 0
     with server([PYTHON, "sample_app/app.py"], env, port) as app:
+        watcher_pid = app.process.pid
         for _ in range(5):
             assert app.get("/items").status_code == 200
         assert receiver.store.wait_for(
@@ -161,14 +163,22 @@ def test_flask_reloader_watcher_exports_nothing(receiver: Receiver) -> None:
         )
         time.sleep(1.0)  # a watcher export, if any, would arrive with the child's next batch
         pids = {int(export.resource_pid) for export in _exports_with_pid(receiver)}
-        child_pid = next(iter(pids - {app.process.pid}), 0)
-        assert app.process.pid not in pids, "the reloader's watcher exported telemetry"
-        assert len(pids) == 1
+        child_pid = next(iter(pids - {watcher_pid}), 0)
     if child_pid:
         try:
             os.kill(child_pid, signal.SIGTERM)  # the watcher's exit leaves its child behind
         except ProcessLookupError:
             pass
+    assert child_pid, "the serving child exported nothing"
+    assert not [s for s in receiver.store.spans() if int(s.resource["process.pid"]) == watcher_pid]
+    assert not [m for m in receiver.store.metrics() if int(m.resource["process.pid"]) == watcher_pid]
+    # The watcher alone prints the dev-server banner before it starts watching; exporting
+    # that once is right. What it must not do is export a record the child exports too.
+    watcher_logs = {
+        log.body for log in receiver.store.logs() if int(log.resource["process.pid"]) == watcher_pid
+    }
+    child_logs = {log.body for log in receiver.store.logs() if int(log.resource["process.pid"]) == child_pid}
+    assert not watcher_logs & child_logs
     items = [s for s in receiver.store.spans() if s.name == "GET /items"]
     assert len(items) == len({s.span_id for s in items}) == 5
 

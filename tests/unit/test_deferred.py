@@ -72,3 +72,19 @@ def test_metric_preferences_are_known_before_the_build() -> None:
     )
     assert exporter._preferred_temporality == temporality
     assert not exporter.built
+
+
+def test_a_forked_child_builds_its_own_exporter() -> None:
+    """After a fork the child drops the parent's upstream exporter and builds a fresh one."""
+    builds: list[Upstream] = []
+
+    def build() -> Upstream:
+        builds.append(Upstream())
+        return builds[-1]
+
+    exporter = DeferredExporter(build, lambda: "FAILURE", print, "traces")
+    exporter.export(["in parent"])
+    exporter.forget()  # what the after-fork hook does in the child
+    assert not exporter.built
+    exporter.export(["in child"])
+    assert [b.batches for b in builds] == [[["in parent"]], [["in child"]]]

@@ -46,7 +46,7 @@ def _after_fork_in_child() -> None:
     _BUILD_LOCK = threading.Lock()
     _held_for_fork = False
     for exporter in list(_instances):
-        exporter._lock = threading.Lock()
+        exporter.forget()
 
 
 if hasattr(os, "register_at_fork"):
@@ -82,6 +82,14 @@ class DeferredExporter:
         self._preferred_temporality = preferred_temporality or {}
         self._preferred_aggregation = preferred_aggregation or {}
         _instances.add(self)
+
+    def forget(self) -> None:
+        """In a forked child: drop the parent's upstream exporter, so that the child builds
+        its own, with its own connection pool (the parent's may have been mid-request, its
+        lock held, at the moment of the fork)."""
+        self._lock = threading.Lock()
+        self._inner = None
+        self._told = False
 
     @property
     def built(self) -> bool:
