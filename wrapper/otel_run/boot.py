@@ -37,6 +37,8 @@ class State:
     lifecycle: Any = None
     watcher: Any = None
     armer: Any = None
+    command: list[str] = field(default_factory=list)
+    """The interpreter's full command line."""
     active_signals: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -66,6 +68,7 @@ def boot(environ: dict[str, str] | None = None, argv: list[str] | None = None) -
         return _state
     _state.booted = True
     command = argv or _command_line()
+    _state.command = command
     skipped = tool_not_app(command)
     if skipped is not None:
         _state.problems.append(f"not booted: {skipped}")
@@ -144,7 +147,7 @@ def _install(settings: Settings) -> Any:
     # under uWSGI everything is built now, before any fork.
     from otel_run import uwsgi_support
 
-    built = sdk.build(settings, watcher, may_defer=not uwsgi_support.is_uwsgi_command(_command_line()))
+    built = sdk.build(settings, watcher, may_defer=not uwsgi_support.is_uwsgi_command(_state.command))
     _state.built = built
     _state.problems.extend(built.problems)
     report.warn_all(built.problems)
@@ -212,7 +215,7 @@ def _arm_lifecycle(settings: Settings, built: Any) -> None:
     _state.lifecycle = cycle
     cycle.arm()
     imports = importhook.watcher()
-    if uwsgi_support.is_uwsgi_command(_command_line()):
+    if uwsgi_support.is_uwsgi_command(_state.command):
 
         def in_uwsgi_worker() -> None:
             cycle.in_forked_child()

@@ -380,7 +380,7 @@ class WatchedExporter:
     def export(self, batch: Any, *args: Any, **kwargs: Any) -> Any:
         """Export through the upstream exporter and record the outcome."""
         if self._watcher.muted:
-            return _success(self._signal)
+            return export_result(self._signal, "SUCCESS")
         items = count_items(self._signal, batch)
         self._watcher.begin_export()
         try:
@@ -395,26 +395,21 @@ class WatchedExporter:
         return getattr(self._inner, name)
 
 
-def _success(signal: str) -> Any:
+def export_result(signal: str, name: str) -> Any:
+    """The SDK's export result ``name`` (SUCCESS, FAILURE) for ``signal``."""
     if signal == "traces":
         from opentelemetry.sdk.trace.export import SpanExportResult
 
-        return SpanExportResult.SUCCESS
+        return SpanExportResult[name]
     if signal == "metrics":
         from opentelemetry.sdk.metrics.export import MetricExportResult
 
-        return MetricExportResult.SUCCESS
+        return MetricExportResult[name]
     from opentelemetry.sdk._logs.export import LogRecordExportResult
 
-    return LogRecordExportResult.SUCCESS
+    return LogRecordExportResult[name]
 
 
 def destination_for(signal: str, url: str, endpoint_source: str, protocol: str) -> Destination:
     """A ``Destination`` with the URL redacted."""
     return Destination(signal, redact_url(url), endpoint_source, protocol)
-
-
-def watch_all(watcher: Watcher, destinations: Sequence[Destination]) -> None:
-    """Register where each signal goes, for messages."""
-    for destination in destinations:
-        watcher.destinations[destination.signal] = destination

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_run import __version__, entrypoints
-from otel_run.exportwatch import WatchedExporter, Watcher, destination_for
+from otel_run.exportwatch import WatchedExporter, Watcher, destination_for, export_result
 from otel_run.settings import BatchSettings, Settings, SignalSettings
 
 # Variables that Settings parses and hands over explicitly. Others (the instrumentations'
@@ -303,7 +303,7 @@ def _exporter(signal: SignalSettings, name: str, built: Built) -> Any:
         temporality, aggregation = built.metric_preferences
         return DeferredExporter(
             build=lambda: _http_exporter(signal, preferences),
-            failure=lambda: _result(signal.signal, "FAILURE"),
+            failure=lambda: export_result(signal.signal, "FAILURE"),
             note=note,
             what=f"{signal.signal} ({signal.protocol})",
             preferred_temporality=temporality if signal.signal == "metrics" else None,
@@ -364,21 +364,6 @@ def _preferences_for(signal: SignalSettings, built: Built) -> dict[str, Any]:
         return {}
     temporality, aggregation = built.metric_preferences
     return {"preferred_temporality": temporality, "preferred_aggregation": aggregation}
-
-
-def _result(signal: str, name: str) -> Any:
-    """The SDK's export result ``name`` (SUCCESS, FAILURE) for ``signal``."""
-    if signal == "traces":
-        from opentelemetry.sdk.trace.export import SpanExportResult
-
-        return SpanExportResult[name]
-    if signal == "metrics":
-        from opentelemetry.sdk.metrics.export import MetricExportResult
-
-        return MetricExportResult[name]
-    from opentelemetry.sdk._logs.export import LogRecordExportResult
-
-    return LogRecordExportResult[name]
 
 
 def _console_exporter(signal: str) -> Any:
@@ -548,11 +533,7 @@ def _span_exporters(provider: Any) -> list[Any]:
 
 
 def _exporter_of(processor: Any) -> Any:
-    exporter = getattr(processor, "span_exporter", None) or getattr(processor, "_exporter", None)
-    if exporter is None:
-        inner = getattr(processor, "_batch_processor", None)
-        exporter = getattr(inner, "_exporter", None)
-    return exporter
+    return getattr(processor, "span_exporter", None)  # both SDK span processors have it
 
 
 def _metric_readers(provider: Any) -> list[Any]:

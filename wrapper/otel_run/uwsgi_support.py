@@ -41,11 +41,6 @@ def _uwsgi() -> ModuleType | None:
     return module
 
 
-def running_under_uwsgi() -> bool:
-    """Whether this interpreter is embedded in uWSGI."""
-    return _uwsgi() is not None
-
-
 def threads_disabled() -> bool:
     """Whether this process is a uWSGI interpreter with Python threads disabled."""
     uwsgi = _uwsgi()
