@@ -6,7 +6,7 @@ here: one guarded import, one call, then the chain to the next ``sitecustomize``
 """
 
 try:
-    from otel_run import boot as _otel_run_boot
+    from otel_run.runtime import boot as _otel_run_boot
 except BaseException as _otel_run_error:  # noqa: BLE001 - the boot never raises into the app
     import sys as _sys
 

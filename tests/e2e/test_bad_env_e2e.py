@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from apps import otlp_env, run_script
+from otel_run.config.settings import Settings
 from otel_run.receiver import Receiver
-from otel_run.settings import Settings
 
 APP = """
 import sys

@@ -258,7 +258,7 @@ def test_booting_twice_is_a_no_op(receiver: Receiver, tmp_path: Path) -> None:
     source = textwrap.dedent(
         """
         from opentelemetry import trace
-        from otel_run import boot
+        from otel_run.runtime import boot
         before = trace.get_tracer_provider()
         assert boot.is_booted()
         boot.boot()

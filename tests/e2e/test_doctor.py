@@ -24,8 +24,8 @@ import pytest
 import trustme
 
 from apps import clean_env, free_port, run
+from otel_run.doctor.testpayload import TEST_LOG_BODY, TEST_METRIC_NAME, TEST_SPAN_NAME
 from otel_run.receiver import Receiver
-from otel_run.testpayload import TEST_LOG_BODY, TEST_METRIC_NAME, TEST_SPAN_NAME
 
 BUDGET_S = 12.0
 """doctor promises 10 s; the margin absorbs a slow CI machine."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otel_run.deferred import DeferredExporter
+from otel_run.runtime.deferred import DeferredExporter
 
 
 class Upstream:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from otel_run import resource_detect
+from otel_run.config import resource_detect
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from otel_run import diagnose, doctor, probe, testpayload
-from otel_run.diagnose import FAIL, OK, WARN, Check
-from otel_run.inventory import Library
-from otel_run.probe import Outcome
-from otel_run.settings import Settings
+from otel_run.config.settings import Settings
+from otel_run.doctor import diagnose, testpayload
+from otel_run.doctor import report as doctor
+from otel_run.doctor.diagnose import FAIL, OK, WARN, Check
+from otel_run.doctor.inventory import Library
+from otel_run.doctor.probe import Outcome, layers
 
 SECRET = "Bearer-abcdef-123456"
 
@@ -527,7 +528,7 @@ def test_render_json_is_complete() -> None:
 )
 def test_first_bytes_tell_what_a_port_speaks(data: bytes, speaks: str) -> None:
     """An HTTP/1.1 status line, an HTTP/2 SETTINGS or GOAWAY frame and a TLS alert are told apart."""
-    assert probe._speaks(data) == speaks
+    assert layers._speaks(data) == speaks
 
 
 @pytest.mark.timeout(10)

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_run.endpoints import Endpoint, redact_url, resolve_endpoint
-from otel_run.envparse import Warnings
+from otel_run.config.endpoints import Endpoint, redact_url, resolve_endpoint
+from otel_run.config.envparse import Warnings
 
 BASE = "OTEL_EXPORTER_OTLP_ENDPOINT"
 

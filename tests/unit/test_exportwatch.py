@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from otel_run.exportwatch import Destination, Watcher, best_reason, hint, summarize_reason
+from otel_run.runtime.exportwatch import Destination, Watcher, best_reason, hint, summarize_reason
 
 DEST = Destination(
     "traces", "http://collector:4318/v1/traces", "OTEL_EXPORTER_OTLP_ENDPOINT", "http/protobuf"
@@ -146,7 +146,7 @@ def test_uwsgi_without_threads_is_detected(monkeypatch: pytest.MonkeyPatch) -> N
     """A uWSGI interpreter reporting has_threads=0 is recognised (uWSGI < 2.0.28 without enable-threads)."""
     import types
 
-    from otel_run import uwsgi_support
+    from otel_run.runtime.servers import uwsgi as uwsgi_support
 
     fake = types.ModuleType("uwsgi")
     fake.has_threads = 0  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 
-from otel_run.importhook import ImportWatcher, is_initializing
+from otel_run.runtime.importhook import ImportWatcher, is_initializing
 
 
 @dataclass
@@ -162,7 +162,7 @@ def test_submodule_of_a_package_is_watched_by_full_name(sandbox: Sandbox) -> Non
 def test_is_initializing_is_true_only_during_the_module_code(sandbox: Sandbox) -> None:
     """is_initializing tells a module still running its top-level code (a circular import) apart."""
     name = sandbox.module(
-        "import sys\nfrom otel_run.importhook import is_initializing\n"
+        "import sys\nfrom otel_run.runtime.importhook import is_initializing\n"
         "DURING = is_initializing(sys.modules[__name__])\n"
     )
     module = importlib.import_module(name)

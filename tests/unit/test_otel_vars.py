@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from otel_run import envvars
-from otel_run.otel_vars import known_names, suggest, typos
+from otel_run.config import envvars
+from otel_run.config.otel_vars import known_names, suggest, typos
 
 
 @pytest.mark.timeout(10)

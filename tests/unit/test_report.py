@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from otel_run.report import line, startup_line, warn_all
-from otel_run.settings import Settings
+from otel_run.config.settings import Settings
+from otel_run.runtime.report import line, startup_line, warn_all
 
 ALL = ["traces", "metrics", "logs"]
 

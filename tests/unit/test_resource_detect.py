@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_run import resource_detect, sdk
-from otel_run.resource_detect import CGROUP_FILE, MOUNTINFO_FILE, NAMESPACE_FILE, detect
-from otel_run.service_name import workload_from_pod_name
-from otel_run.settings import Settings
+from otel_run.config import resource_detect
+from otel_run.config.resource_detect import CGROUP_FILE, MOUNTINFO_FILE, NAMESPACE_FILE, detect
+from otel_run.config.service_name import workload_from_pod_name
+from otel_run.config.settings import Settings
+from otel_run.runtime import sdk
 
 CONTAINER_ID = "3f4e2c1b0a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f"
 SANDBOX_ID = "a" * 64

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from otel_run.service_name import Derived, derive, workload_from_pod_name
+from otel_run.config.service_name import Derived, derive, workload_from_pod_name
 
 K8S = {"KUBERNETES_SERVICE_HOST": "10.0.0.1"}
 

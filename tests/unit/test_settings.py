@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from otel_run.settings import Settings
+from otel_run.config.settings import Settings
 
 ARGV = ("python", "checkout.py")
 

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from otel_run import envvars
-from otel_run.settings import (
+from otel_run.config import envvars
+from otel_run.config.settings import (
     COMPRESSIONS,
     HISTOGRAM_AGGREGATIONS,
     ID_GENERATORS,

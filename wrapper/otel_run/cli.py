@@ -123,7 +123,9 @@ def _doctor(args: Sequence[str], out: TextIO, err: TextIO) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     options = parser.parse_args(list(args))
-    from otel_run import doctor  # here: it imports the probes, which the launcher never needs
+    from otel_run.doctor import (
+        report as doctor,  # here: it imports the probes, which the launcher never needs
+    )
 
     report = doctor.collect(os.environ)
     out.write(doctor.render(report, as_json=options.json))

@@ -21,10 +21,11 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from otel_run import __version__, bootcheck, diagnose, probe
-from otel_run.diagnose import FAIL, OK, WARN, Check
-from otel_run.inventory import Library
-from otel_run.settings import SIGNALS, Settings, SignalSettings
+from otel_run import __version__
+from otel_run.config.settings import SIGNALS, Settings, SignalSettings
+from otel_run.doctor import bootcheck, diagnose, probe
+from otel_run.doctor.diagnose import FAIL, OK, WARN, Check
+from otel_run.doctor.inventory import Library
 
 __all__ = ["FAIL", "OK", "WARN", "Check", "Report", "collect", "render"]
 
@@ -108,7 +109,7 @@ def _libraries(facts: Mapping[str, Any] | None) -> list[Library] | None:
             pass
     try:
         # The child could not list them; this interpreter's view is the next best thing.
-        from otel_run import inventory
+        from otel_run.doctor import inventory
 
         return inventory.scan()
     except Exception:  # noqa: BLE001 - a broken instrumentation package is reported, not raised

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MARKER = "OTEL_RUN_BOOTCHECK "
-CHILD_CODE = "from otel_run.bootcheck import child_report; child_report()"
+CHILD_CODE = "from otel_run.doctor.bootcheck import child_report; child_report()"
 PREFIX = "otel-run: "
 STARTUP = PREFIX + "service "
 DEFAULT_TIMEOUT_S = 8.0
@@ -127,7 +127,7 @@ def child_report() -> None:
 
 
 def _boot_facts() -> dict[str, Any]:
-    from otel_run import boot
+    from otel_run.runtime import boot
 
     state = boot.state()
     facts: dict[str, Any] = {
@@ -153,7 +153,7 @@ def _provider_facts() -> dict[str, Any]:
     provider = trace.get_tracer_provider()
     facts: dict[str, Any] = {
         "tracer_provider": f"{type(provider).__module__}.{type(provider).__qualname__}",
-        # Whether an app's own set_tracer_provider() call is caught (otel_run.sdk.guard_globals).
+        # Whether an app's own set_tracer_provider() call is caught (otel_run.runtime.sdk.guard_globals).
         "guarded": bool(getattr(trace.set_tracer_provider, "_otel_run_guard", False)),
     }
     try:
@@ -188,6 +188,6 @@ def _sitecustomize_facts() -> dict[str, Any]:
 
 
 def _library_facts() -> list[dict[str, Any]]:
-    from otel_run import inventory
+    from otel_run.doctor import inventory
 
     return [library.as_dict() for library in inventory.scan()]

@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from otel_run.diagnose.check import FAIL, OK, WARN, Check, _join
-from otel_run.settings import SIGNALS, Settings
+from otel_run.config.settings import SIGNALS, Settings
+from otel_run.doctor.diagnose.check import FAIL, OK, WARN, Check, _join
 
 
 def boot_checks(

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from otel_run.diagnose.check import _ITEM, _NOUNS, FAIL, OK, WARN, Check, _join, _short
-from otel_run.endpoints import GRPC_PORT, HTTP_PORT, SIGNAL_PATHS
-from otel_run.probe import Outcome
-from otel_run.settings import Settings, SignalSettings
+from otel_run.config.endpoints import GRPC_PORT, HTTP_PORT, SIGNAL_PATHS
+from otel_run.config.settings import Settings, SignalSettings
+from otel_run.doctor.diagnose.check import _ITEM, _NOUNS, FAIL, OK, WARN, Check, _join, _short
+from otel_run.doctor.probe import Outcome
 
 
 def live_checks(outcomes: Sequence[Outcome], settings: Settings) -> list[Check]:

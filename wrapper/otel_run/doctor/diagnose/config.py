@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
-from otel_run.diagnose.check import _NOUNS, FAIL, OK, WARN, Check, _join
-from otel_run.endpoints import redact_url
-from otel_run.settings import SIGNALS, Settings
+from otel_run.config.endpoints import redact_url
+from otel_run.config.settings import SIGNALS, Settings
+from otel_run.doctor.diagnose.check import _NOUNS, FAIL, OK, WARN, Check, _join
 
 
 def settings_checks(settings: Settings, environ: Mapping[str, str]) -> list[Check]:

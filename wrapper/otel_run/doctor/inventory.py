@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any
 
-from otel_run.instrument import GROUP
+from otel_run.runtime.instrument import GROUP
 
 OWN_DISTRIBUTION = "otel-run"
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from otel_run import entrypoints
-from otel_run.importhook import ImportWatcher, is_initializing
+from otel_run.runtime import entrypoints
+from otel_run.runtime.importhook import ImportWatcher, is_initializing
 
 GROUP = "opentelemetry_instrumentor"
 

@@ -19,8 +19,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_run import report
-from otel_run.settings import Settings
+from otel_run.config.settings import Settings
+from otel_run.runtime import report
 
 EXIT_STRICT = 70
 _AUTO_INSTRUMENTATION_DIR = os.path.join("opentelemetry", "instrumentation", "auto_instrumentation")
@@ -137,7 +137,7 @@ def _boot(settings: Settings) -> None:
 
 def _install(settings: Settings) -> Any:
     """Build and install the SDK; tap logging."""
-    from otel_run import exportwatch, logs, sdk
+    from otel_run.runtime import exportwatch, logs, sdk
 
     watcher = exportwatch.Watcher(report.line)
     _state.watcher = watcher
@@ -145,7 +145,7 @@ def _install(settings: Settings) -> Any:
     # uWSGI forks its workers in C, without Python's fork hooks: an exporter built by a
     # master thread during such a fork would leave the worker holding import locks, so
     # under uWSGI everything is built now, before any fork.
-    from otel_run import uwsgi_support
+    from otel_run.runtime.servers import uwsgi as uwsgi_support
 
     built = sdk.build(settings, watcher, may_defer=not uwsgi_support.is_uwsgi_command(_state.command))
     _state.built = built
@@ -159,7 +159,7 @@ def _install(settings: Settings) -> Any:
 
 
 def _arm_instrumentations(settings: Settings) -> None:
-    from otel_run import importhook, instrument
+    from otel_run.runtime import importhook, instrument
 
     armer = instrument.Armer(
         importhook.watcher(),
@@ -179,7 +179,9 @@ def _arm_instrumentations(settings: Settings) -> None:
 
 
 def _arm_lifecycle(settings: Settings, built: Any) -> None:
-    from otel_run import importhook, lifecycle, reloader, sdk, uwsgi_support
+    from otel_run.runtime import importhook, lifecycle, sdk
+    from otel_run.runtime.servers import reloader
+    from otel_run.runtime.servers import uwsgi as uwsgi_support
 
     watcher = _state.watcher
 
@@ -230,7 +232,7 @@ def _arm_lifecycle(settings: Settings, built: Any) -> None:
 
 
 def _verify_and_announce(settings: Settings, built: Any) -> None:
-    from otel_run import sdk
+    from otel_run.runtime import sdk
 
     active = sdk.verify(built)
     _state.active_signals = active

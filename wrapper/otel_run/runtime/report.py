@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from otel_run.settings import Settings, SignalSettings
+from otel_run.config.settings import Settings, SignalSettings
 
 PREFIX = "otel-run: "
 

@@ -8,9 +8,9 @@ Messages name variables and show URLs redacted; they never hold a header value.
 
 from __future__ import annotations
 
-from otel_run.diagnose.boot import boot_checks
-from otel_run.diagnose.check import FAIL, OK, STATUSES, WARN, Check
-from otel_run.diagnose.config import (
+from otel_run.doctor.diagnose.boot import boot_checks
+from otel_run.doctor.diagnose.check import FAIL, OK, STATUSES, WARN, Check
+from otel_run.doctor.diagnose.config import (
     exporter_checks,
     proxy_check,
     sampler_check,
@@ -19,8 +19,8 @@ from otel_run.diagnose.config import (
     variable_checks,
     variable_fix,
 )
-from otel_run.diagnose.instrumentations import instrumentation_checks
-from otel_run.diagnose.live import explain, live_checks
+from otel_run.doctor.diagnose.instrumentations import instrumentation_checks
+from otel_run.doctor.diagnose.live import explain, live_checks
 
 __all__ = [
     "FAIL",

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import NamedTuple
 
-from otel_run import resource_detect
+from otel_run.config import resource_detect
 
 # Scripts whose name says nothing about the service: use the folder or the app spec.
 _GENERIC_STEMS = frozenset(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from otel_run.diagnose.check import OK, WARN, Check
-from otel_run.inventory import Library
-from otel_run.settings import Settings
+from otel_run.config.settings import Settings
+from otel_run.doctor.diagnose.check import OK, WARN, Check
+from otel_run.doctor.inventory import Library
 
 
 def instrumentation_checks(

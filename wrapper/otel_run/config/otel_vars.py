@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from otel_run import envvars
+from otel_run.config import envvars
 
 _SIGNALS = ("TRACES", "METRICS", "LOGS")
 _OTLP_OPTIONS = (

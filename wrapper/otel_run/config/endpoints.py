@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from otel_run.envparse import Warnings
+from otel_run.config.envparse import Warnings
 
 PROTOCOLS = ("http/protobuf", "grpc", "http/json")
 SIGNAL_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}

@@ -2,7 +2,7 @@
 
 Everything else otel-run reads is a standard ``OTEL_*`` variable of the OpenTelemetry
 specification and means what the specification says (see README's environment table).
-Only :mod:`otel_run.settings` reads any of them.
+Only :mod:`otel_run.config.settings` reads any of them.
 """
 
 from __future__ import annotations

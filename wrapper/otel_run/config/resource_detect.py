@@ -3,9 +3,9 @@
 No API calls and no network: only environment variables (the downward API's, as manifests
 and the OpenTelemetry Operator set them), the service-account namespace file, and
 ``/proc/self/cgroup`` / ``/proc/self/mountinfo``. ``detect`` is pure: the caller passes the
-environment and a file reader, so :mod:`otel_run.settings` stays the only reader of the
+environment and a file reader, so :mod:`otel_run.config.settings` stays the only reader of the
 environment and tests pass fakes. Explicit configuration wins over everything found here:
-``OTEL_RESOURCE_ATTRIBUTES`` is applied on top (see :func:`otel_run.sdk.build_resource`).
+``OTEL_RESOURCE_ATTRIBUTES`` is applied on top (see :func:`otel_run.runtime.sdk.build_resource`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,177 @@
+"""Settings: every read of the environment, validated once into a frozen object.
+
+``Settings.from_env(os.environ, argv)`` is the only place otel-run reads ``OTEL_*``
+variables. A bad value never raises: it becomes one warning in ``Settings.warnings``
+naming the variable, the value (never for headers) and what was used instead.
+This module does not import the OpenTelemetry SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from otel_run.config.endpoints import redact_url
+
+SIGNALS = ("traces", "metrics", "logs")
+DEFAULT_PROTOCOL = "http/protobuf"
+SAMPLERS = (
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+    "always_on",
+    "always_off",
+    "traceidratio",
+)
+RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
+COMPRESSIONS = ("none", "gzip", "deflate")
+# Exporter names accepted for every signal; other names are looked up as entry points.
+BUILTIN_EXPORTERS = ("otlp", "console", "none")
+# Upstream's protocol-specific exporter names, mapped to ("otlp", protocol).
+PROTOCOL_EXPORTERS = {
+    "otlp_proto_http": "http/protobuf",
+    "otlp_proto_grpc": "grpc",
+    "otlp_json_http": "http/json",
+}
+LOG_LEVELS = ("debug", "info", "warn", "warning", "error", "critical")
+ID_GENERATORS = ("random", "xray")
+TEMPORALITIES = ("cumulative", "delta", "lowmemory")
+HISTOGRAM_AGGREGATIONS = ("explicit_bucket_histogram", "base2_exponential_bucket_histogram")
+
+
+@dataclass(frozen=True)
+class Redacted:
+    """Header pairs whose values never appear in ``repr`` or ``str``."""
+
+    pairs: tuple[tuple[str, str], ...] = ()
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{key!r}: '***'" for key, _ in self.pairs) + "}"
+
+    __str__ = __repr__
+
+    def as_dict(self) -> dict[str, str]:
+        """The real values, for handing to an exporter only."""
+        return dict(self.pairs)
+
+    def keys(self) -> list[str]:
+        """Header names, safe to show."""
+        return [key for key, _ in self.pairs]
+
+
+@dataclass(frozen=True)
+class SignalSettings:
+    """How one signal is exported."""
+
+    signal: str
+    exporters: tuple[str, ...]
+    """``otlp``, ``console`` or an entry-point name; empty means none."""
+    protocol: str
+    protocol_source: str
+    endpoint: str
+    endpoint_source: str
+    insecure: bool
+    headers: Redacted
+    timeout_s: float
+    compression: str
+    certificate: str | None
+    client_key: str | None
+    client_certificate: str | None
+
+    @property
+    def otlp(self) -> bool:
+        """Whether this signal is exported over OTLP."""
+        return "otlp" in self.exporters
+
+    @property
+    def shown_endpoint(self) -> str:
+        """The endpoint with credentials removed, for people."""
+        return redact_url(self.endpoint)
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Batch processor settings; None leaves the SDK default."""
+
+    schedule_delay_ms: int | None = None
+    export_timeout_ms: int | None = None
+    max_queue_size: int | None = None
+    max_export_batch_size: int | None = None
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Attribute and span limits; None leaves the SDK default."""
+
+    attribute_value_length: int | None = None
+    attribute_count: int | None = None
+    span_attribute_value_length: int | None = None
+    span_attribute_count: int | None = None
+    span_event_count: int | None = None
+    span_link_count: int | None = None
+    event_attribute_count: int | None = None
+    link_attribute_count: int | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything otel-run and the SDK are configured with, parsed once."""
+
+    disabled: bool
+    service_name: str
+    service_name_origin: str | None
+    """None when configured; otherwise how it was derived."""
+    resource_attributes: tuple[tuple[str, str], ...]
+    traces: SignalSettings
+    metrics: SignalSettings
+    logs: SignalSettings
+    sampler: str
+    sampler_arg: float | None
+    propagators: tuple[str, ...]
+    id_generator: str
+    bsp: BatchSettings
+    blrp: BatchSettings
+    metric_export_interval_ms: int | None
+    metric_export_timeout_ms: int | None
+    metrics_temporality: str
+    """cumulative, delta or lowmemory (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE)."""
+    histogram_aggregation: str
+    """explicit_bucket_histogram or base2_exponential_bucket_histogram."""
+    limits: LimitSettings
+    log_level: str | None
+    disabled_instrumentations: frozenset[str]
+    log_correlation: bool
+    quiet: bool
+    strict: bool
+    debug: bool
+    shutdown_timeout_ms: int
+    detected_attributes: tuple[tuple[str, str], ...] = ()
+    """Kubernetes and container attributes found locally (``resource_detect``); the
+    user's ``resource_attributes`` and ``service_name`` win over them."""
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def service_name_derived(self) -> bool:
+        """Whether no variable named the service."""
+        return self.service_name_origin is not None
+
+    def signal(self, name: str) -> SignalSettings:
+        """The settings of ``traces``, ``metrics`` or ``logs``."""
+        if name not in SIGNALS:
+            raise KeyError(name)
+        result: SignalSettings = getattr(self, name)
+        return result
+
+    def instrumentation_disabled(self, name: str) -> bool:
+        """Whether ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` turns off instrumentor ``name``."""
+        return "*" in self.disabled_instrumentations or name.lower() in self.disabled_instrumentations
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], argv: Sequence[str] = ()) -> Settings:
+        """Read and validate every variable otel-run uses; never raises.
+
+        ``argv`` is the interpreter's full command line, used to derive a service name.
+        """
+        from otel_run.config.reader import Reader  # here: reader builds on the types above
+
+        return Reader(environ).read(argv)

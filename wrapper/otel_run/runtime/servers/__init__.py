@@ -1,0 +1,1 @@
+"""One small adapter per server or worker model that needs one; none knows another."""
