@@ -16,31 +16,49 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from otel_run.config.settings import Settings
 from otel_run.runtime import report
+
+if TYPE_CHECKING:
+    from otel_run.runtime.exportwatch import Watcher
+    from otel_run.runtime.instrument import Armer, Instrumentations
+    from otel_run.runtime.lifecycle import Lifecycle
+    from otel_run.runtime.sdk import Built
 
 EXIT_STRICT = 70
 _AUTO_INSTRUMENTATION_DIR = os.path.join("opentelemetry", "instrumentation", "auto_instrumentation")
 
 
-@dataclass
 class State:
-    """What the boot did in this process."""
+    """What the boot did in this process (a plain class: the boot path imports no dataclasses)."""
 
-    booted: bool = False
-    settings: Settings | None = None
-    built: Any = None
-    instrumentations: Any = None
-    lifecycle: Any = None
-    watcher: Any = None
-    armer: Any = None
-    command: list[str] = field(default_factory=list)
-    """The interpreter's full command line."""
-    active_signals: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    __slots__ = (
+        "active_signals",
+        "armer",
+        "booted",
+        "built",
+        "command",
+        "instrumentations",
+        "lifecycle",
+        "problems",
+        "settings",
+        "watcher",
+    )
+
+    def __init__(self) -> None:
+        self.booted: bool = False
+        self.settings: Settings | None = None
+        self.built: Built | None = None
+        self.instrumentations: Instrumentations | None = None
+        self.lifecycle: Lifecycle | None = None
+        self.watcher: Watcher | None = None
+        self.armer: Armer | None = None
+        self.command: list[str] = []
+        """The interpreter's full command line."""
+        self.active_signals: list[str] = []
+        self.problems: list[str] = []
 
 
 _state = State()
@@ -135,7 +153,7 @@ def _boot(settings: Settings) -> None:
     _verify_and_announce(settings, built)
 
 
-def _install(settings: Settings) -> Any:
+def _install(settings: Settings) -> Built:
     """Build and install the SDK; tap logging."""
     from otel_run.runtime import exportwatch, logs, sdk
 
@@ -178,12 +196,13 @@ def _arm_instrumentations(settings: Settings) -> None:
     _state.armer = armer
 
 
-def _arm_lifecycle(settings: Settings, built: Any) -> None:
+def _arm_lifecycle(settings: Settings, built: Built) -> None:
     from otel_run.runtime import importhook, lifecycle, sdk
     from otel_run.runtime.servers import reloader
     from otel_run.runtime.servers import uwsgi as uwsgi_support
 
     watcher = _state.watcher
+    assert watcher is not None  # _install made it
 
     def after_fork() -> None:
         watcher.after_fork()
@@ -231,7 +250,7 @@ def _arm_lifecycle(settings: Settings, built: Any) -> None:
     imports.watch("werkzeug._reloader", lambda module: reloader.hook(module, on_reloader_watcher))
 
 
-def _verify_and_announce(settings: Settings, built: Any) -> None:
+def _verify_and_announce(settings: Settings, built: Built) -> None:
     from otel_run.runtime import sdk
 
     active = sdk.verify(built)
@@ -244,6 +263,7 @@ def _verify_and_announce(settings: Settings, built: Any) -> None:
         report.line(problem)
     if not settings.quiet:
         found = _state.instrumentations
+        assert found is not None  # _arm_instrumentations ran
         instrumented = sorted(found.by_state("active") + found.by_state("waiting"))
         report.line(report.startup_line(settings, active, instrumented))
     if settings.strict and _state.problems:
