@@ -498,5 +498,7 @@ def test_instrumentation_report_lists_installed_libraries(receiver: Receiver) ->
     assert "flask" in found["instrumented"]
     names = {item["library"] for item in found["libraries"]}
     assert {"flask", "requests"} <= names
+    assert check(report, "instrumentations")["status"] == "ok"
+    assert [item for item in report["checks"] if item["status"] == "warn"] == []
     for item in found["missing"]:
-        assert item["instrumentation"] in check(report, "instrumentations")["fix"]
+        assert item["instrumentation"].split("==")[0] in check(report, "not traced")["message"]

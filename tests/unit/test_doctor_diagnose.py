@@ -10,7 +10,7 @@ import pytest
 from otel_run.config.settings import Settings
 from otel_run.doctor import diagnose, testpayload
 from otel_run.doctor import report as doctor
-from otel_run.doctor.diagnose import FAIL, OK, WARN, Check
+from otel_run.doctor.diagnose import FAIL, INFO, OK, WARN, Check
 from otel_run.doctor.inventory import Library
 from otel_run.doctor.probe import Outcome, layers
 
@@ -420,7 +420,9 @@ def test_opentelemetry_instrument_sitecustomize_skip_is_ok() -> None:
 # --- instrumentations ----------------------------------------------------------------
 
 
-def library(name: str, installed: bool, supported: bool = True, for_otel_run: bool = False) -> Library:
+def library(
+    name: str, installed: bool, supported: bool = True, for_otel_run: bool = False, shipped: bool = False
+) -> Library:
     """A library entry as inventory.scan makes it."""
     return Library(
         library=name,
@@ -430,22 +432,35 @@ def library(name: str, installed: bool, supported: bool = True, for_otel_run: bo
         supported=supported,
         entry_points=(name,) if installed else (),
         for_otel_run=for_otel_run,
+        shipped=shipped,
     )
 
 
 @pytest.mark.timeout(10)
-def test_missing_instrumentations_are_listed_with_pip_command() -> None:
-    """Libraries without instrumentation warn with one pip install line; otel-run's own are left out."""
+def test_libraries_outside_the_shipped_set_are_info_not_warnings() -> None:
+    """A library otel-run ships no instrumentation for (click) is an info line with its pip
+    package; the instrumentations check stays ok, and otel-run's own libraries are left out."""
     libraries = [
-        library("flask", True),
-        library("jinja2", False),
+        library("flask", True, shipped=True),
+        library("click", False),
         library("grpcio", False, for_otel_run=True),
     ]
     checks = diagnose.instrumentation_checks(libraries, ["flask"], settings())
-    assert checks[0].status == WARN
-    assert "jinja2 1.0" in checks[0].message
+    statuses = [(check.name, check.status) for check in checks]
+    assert statuses == [("instrumentations", OK), ("not traced", INFO)]
     assert "not counted: grpcio" in checks[0].message
-    assert checks[0].fix == "pip install opentelemetry-instrumentation-jinja2==0.66b1"
+    assert "click 1.0" in checks[1].message
+    assert checks[1].message.endswith("pip install opentelemetry-instrumentation-click")
+    assert not checks[1].fix
+
+
+@pytest.mark.timeout(10)
+def test_a_missing_shipped_instrumentation_is_a_broken_install() -> None:
+    """When an instrumentation otel-run depends on is gone, doctor warns and says to reinstall."""
+    checks = diagnose.instrumentation_checks([library("django", False, shipped=True)], [], settings())
+    assert checks[0].status == WARN
+    assert "django 1.0" in checks[0].message
+    assert checks[0].fix == "pip install --force-reinstall otel-run"
 
 
 @pytest.mark.timeout(10)

@@ -34,6 +34,8 @@ class Library:
     """The instrumentor names the installed package registers (for OTEL_PYTHON_DISABLED_INSTRUMENTATIONS)."""
     for_otel_run: bool
     """Whether the library is installed because otel-run itself needs it (grpcio, protobuf, ...)."""
+    shipped: bool = False
+    """Whether otel-run depends on the instrumentation package (so its absence is a broken install)."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
@@ -76,6 +78,7 @@ def scan() -> list[Library]:
                 supported=library.specifier.contains(version, prereleases=True),
                 entry_points=instrumentors.get(package, ()),
                 for_otel_run=name in ours,
+                shipped=package in ours,
             ),
         )
     return sorted(found.values(), key=lambda item: (item.library.lower(), item.instrumentation))

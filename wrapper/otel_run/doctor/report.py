@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from otel_run import __version__
 from otel_run.config.settings import SIGNALS, Settings, SignalSettings
 from otel_run.doctor import bootcheck, diagnose, probe
-from otel_run.doctor.diagnose import FAIL, OK, WARN, Check
+from otel_run.doctor.diagnose import FAIL, INFO, OK, WARN, Check
 from otel_run.doctor.inventory import Library
 
 __all__ = ["FAIL", "OK", "WARN", "Check", "Report", "collect", "render"]
@@ -239,7 +239,7 @@ def scrub(report: Report, hidden: list[str]) -> Report:
 
 # --- rendering -----------------------------------------------------------------------
 
-_TAGS = {OK: "ok  ", WARN: "warn", FAIL: "FAIL"}
+_TAGS = {OK: "ok  ", INFO: "info", WARN: "warn", FAIL: "FAIL"}
 _WIDTH = 100
 
 

@@ -9,7 +9,7 @@ Messages name variables and show URLs redacted; they never hold a header value.
 from __future__ import annotations
 
 from otel_run.doctor.diagnose.boot import boot_checks
-from otel_run.doctor.diagnose.check import FAIL, OK, STATUSES, WARN, Check
+from otel_run.doctor.diagnose.check import FAIL, INFO, OK, STATUSES, WARN, Check
 from otel_run.doctor.diagnose.config import (
     exporter_checks,
     proxy_check,
@@ -24,6 +24,7 @@ from otel_run.doctor.diagnose.live import explain, live_checks
 
 __all__ = [
     "FAIL",
+    "INFO",
     "OK",
     "STATUSES",
     "WARN",

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from otel_run.config.settings import SIGNALS, Settings
-from otel_run.doctor.diagnose.check import FAIL, OK, WARN, Check, _join
+from otel_run.doctor.diagnose.check import FAIL, INFO, OK, WARN, Check, _join
 
 
 def boot_checks(
@@ -93,7 +93,7 @@ def boot_checks(
         checks.append(
             Check(
                 "app's own SDK setup",
-                OK if guarded else WARN,
+                INFO if guarded else WARN,
                 "if the app sets up its own SDK (trace.set_tracer_provider()), otel-run keeps its own "
                 "provider, so each span is exported once, and the app prints one otel-run line saying so "
                 "(this check runs no app code, so it cannot see such a call)"

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-OK, WARN, FAIL = "ok", "warn", "fail"
-STATUSES = (OK, WARN, FAIL)
+OK, INFO, WARN, FAIL = "ok", "info", "warn", "fail"
+STATUSES = (OK, INFO, WARN, FAIL)
+"""``info`` is a fact worth knowing that asks for no action; ``warn`` asks for one."""
 _NOUNS = {"traces": "spans", "metrics": "metrics", "logs": "log records"}
 _ITEM = {"traces": "span", "metrics": "metric", "logs": "log record"}
 
 
 @dataclass(frozen=True)
 class Check:
-    """One finding: ``status`` is ok, warn or fail; ``fix`` says what to change (empty when ok)."""
+    """One finding: ``status`` is ok, info, warn or fail; ``fix`` says what to change (empty when ok)."""
 
     name: str
     status: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from otel_run.config.settings import Settings
-from otel_run.doctor.diagnose.check import OK, WARN, Check
+from otel_run.doctor.diagnose.check import INFO, OK, WARN, Check
 from otel_run.doctor.inventory import Library
 
 
@@ -38,15 +38,18 @@ def instrumentation_checks(
     if ignored:
         names = ", ".join(lib.library for lib in ignored)
         note = f" (not counted: {names}, installed for otel-run itself)"
-    if missing:
-        shown = ", ".join(f"{lib.library} {lib.version}" for lib in missing)
+    broken = [lib for lib in missing if lib.shipped]
+    untraced = [lib for lib in missing if not lib.shipped]
+    if broken:
+        # otel-run depends on these packages: their absence is a broken install, not a choice.
+        shown = ", ".join(f"{lib.library} {lib.version}" for lib in broken)
         checks.append(
             Check(
                 "instrumentations",
                 WARN,
-                f"instrumented on import: {on}. Installed without an instrumentation: {shown}; "
+                f"instrumented on import: {on}. The instrumentation otel-run ships for {shown} is missing; "
                 f"calls through them make no spans{note}",
-                "pip install " + " ".join(lib.instrumentation for lib in missing),
+                "pip install --force-reinstall otel-run",
             )
         )
     else:
@@ -54,8 +57,20 @@ def instrumentation_checks(
             Check(
                 "instrumentations",
                 OK,
-                f"instrumented on import: {on}; every installed library that has an instrumentation "
-                f"has it{note}",
+                f"instrumented on import: {on}; every installed library that otel-run ships an "
+                f"instrumentation for has it{note}",
+            )
+        )
+    if untraced:
+        # Libraries outside the mainstream set (click, for one, arrives with Flask): worth
+        # knowing, not worth a warning.
+        shown = ", ".join(f"{lib.library} {lib.version}" for lib in untraced)
+        checks.append(
+            Check(
+                "not traced",
+                INFO,
+                f"installed without an instrumentation: {shown}; calls through them make no spans. "
+                "To trace them: pip install " + " ".join(_unpinned(lib.instrumentation) for lib in untraced),
             )
         )
     for lib in unsupported:
@@ -72,3 +87,11 @@ def instrumentation_checks(
                 )
             )
     return checks
+
+
+def _unpinned(requirement: str) -> str:
+    """The package name of a requirement: upstream's list pins the contrib release it was built
+    with, which need not be the one that matches the installed SDK."""
+    for separator in ("==", ">=", "<=", "~=", "!=", "<", ">", "[", ";", " "):
+        requirement = requirement.split(separator, 1)[0]
+    return requirement
