@@ -1,12 +1,12 @@
 # otel-run developer commands. `make demo` and `make test` work on a fresh machine
-# with only Python 3.9+ and pip: they create .venv and install everything into it.
+# with only Python 3.10+ and pip: they create .venv and install what they need into it.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test install lint typecheck hadolint unit e2e clean
+.PHONY: demo demo-install test install lint typecheck hadolint unit e2e clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,13 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet '.[dev]'
 	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall .
 
+# The demo needs otel-run and the sample app's own packages, not the development tools.
+demo-install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet . -r sample_app/requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall .
+
 ## The main job: the sample app under otel-run, its traces shown by the local receiver.
-demo: install
+demo: demo-install
 	PATH="$(abspath $(BIN)):$$PATH" sh sample_app/demo.sh
 
 lint: install

@@ -103,12 +103,12 @@ def _otlp_json(request: ExportTraceServiceRequest) -> bytes:
 
 
 class ReceiveProcess:
-    """`python -m otel_run.receiver` as a subprocess, with its output collected line by line."""
+    """`otel-run receive` (as `python -m otel_run receive`) in a subprocess, its output collected by line."""
 
     def __init__(self, *args: str) -> None:
         env = {**os.environ, "PYTHONPATH": str(WRAPPER), "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "otel_run.receiver", *args],
+            [sys.executable, "-m", "otel_run", "receive", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -214,6 +214,78 @@ def test_receive_prints_trees_and_jsonl_for_every_transport(tmp_path: Path) -> N
         ("svc-grpc", "grpc"),
     }
     assert {line["trace_id"] for line in lines} == set(ids.values())
+
+
+def _logs(service: str, *bodies: str) -> ExportLogsServiceRequest:
+    records = [LogRecord(severity_text="INFO", body=AnyValue(string_value=body)) for body in bodies]
+    return ExportLogsServiceRequest(
+        resource_logs=[ResourceLogs(resource=_resource(service), scope_logs=[ScopeLogs(log_records=records)])]
+    )
+
+
+def _metrics(service: str, *names: str) -> ExportMetricsServiceRequest:
+    metrics = [
+        Metric(name=name, gauge=Gauge(data_points=[NumberDataPoint(as_int=1, time_unix_nano=time.time_ns())]))
+        for name in names
+    ]
+    return ExportMetricsServiceRequest(
+        resource_metrics=[
+            ResourceMetrics(resource=_resource(service), scope_metrics=[ScopeMetrics(metrics=metrics)])
+        ]
+    )
+
+
+def _send_mixed(http_port: int, trace_id: str) -> None:
+    """One trace, three log records (one with a terminal escape, as werkzeug's banner has) and metrics."""
+    for path, message in (
+        ("/v1/logs", _logs("web", "started \x1b[33mdev server\x1b[0m", "GET / 200", "GET /items 200")),
+        ("/v1/metrics", _metrics("web", "http.server.duration", "http.server.active_requests")),
+        ("/v1/traces", _trace("web", trace_id)),
+    ):
+        reply = requests.post(
+            f"http://127.0.0.1:{http_port}{path}",
+            data=message.SerializeToString(),
+            headers=PROTOBUF,
+            timeout=10,
+        )
+        assert reply.status_code == 200
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("flags", [(), ("--logs", "--metrics")], ids=["default", "verbose"])
+def test_receive_shows_trees_and_summarises_logs_and_metrics(flags: tuple[str, ...]) -> None:
+    """By default only trace trees and one compact logs/metrics summary print; --logs and
+    --metrics print every record and export instead."""
+    receiver = ReceiveProcess("--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--settle", "0.2", *flags)
+    trace_id = "dd" * 16
+    try:
+        http_port, _grpc_port = receiver.ports()
+        _send_mixed(http_port, trace_id)
+        header = f"trace {trace_id}  (2 spans, 1 service)"
+        assert receiver.wait_for(receiver.stdout, lambda ls: header in ls, 20), receiver.stdout
+        expected = "log  web" if flags else "logs     3 records (web 3); --logs prints each"
+        assert receiver.wait_for(receiver.stdout, lambda ls: any(x.startswith(expected) for x in ls), 20), (
+            receiver.stdout
+        )
+        assert receiver.finish(signal.SIGTERM) == 0
+    finally:
+        receiver.kill()
+    out = receiver.stdout
+    if flags:
+        assert len([line for line in out if line.startswith("log  web")]) == 3
+        assert any(line.startswith("metrics  web  2 metrics:") for line in out)
+        assert not any(line.startswith("logs     ") for line in out)
+    else:
+        # The trace and the summary each print once quiet; which comes first depends on timing.
+        assert sorted(line for line in out if line.strip()) == sorted(
+            [
+                header,
+                "  web  GET /chain  SERVER  12.3 ms",
+                "    web  GET  CLIENT  8.1 ms",
+                "logs     3 records (web 3); --logs prints each",
+                "metrics  2 names from 1 service (web); --metrics prints each export",
+            ]
+        )
 
 
 @pytest.mark.timeout(60)

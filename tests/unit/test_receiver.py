@@ -491,3 +491,38 @@ def test_terminal_control_characters_are_escaped() -> None:
     from otel_run.receiver.render import printable
 
     assert printable("\x1b[31mred\x1b[0m and\ttab") == "\\x1b[31mred\\x1b[0m and\ttab"
+
+
+@pytest.mark.timeout(10)
+def test_renderer_summarises_logs_and_metrics_once_quiet() -> None:
+    """Logs and metrics are counted, not printed, and summarised once they have been quiet for
+    `settle` seconds; the next summary counts only what came after."""
+    now = [100.0]
+    out = io.StringIO()
+    renderer = ConsoleRenderer(out, settle=1.0, clock=lambda: now[0])
+    store = Store()
+    store.add_listener(renderer.on_export)
+    record = LogRecord(severity_text="INFO", body=AnyValue(string_value="hello"))
+    for service in ("api", "api", "web"):
+        store.add(
+            "logs",
+            "grpc",
+            ExportLogsServiceRequest(
+                resource_logs=[
+                    ResourceLogs(
+                        resource=Resource(attributes=[_kv("service.name", service)]),
+                        scope_logs=[ScopeLogs(log_records=[record])],
+                    )
+                ]
+            ),
+        )
+    now[0] += 0.5
+    renderer.flush_settled()
+    assert out.getvalue() == ""
+    now[0] += 0.5
+    renderer.flush_settled()
+    assert out.getvalue().splitlines() == ["logs     3 records (api 2, web 1); --logs prints each"]
+    now[0] += 5
+    renderer.flush_settled()
+    renderer.flush_all()
+    assert len(out.getvalue().splitlines()) == 1

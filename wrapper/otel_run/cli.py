@@ -134,26 +134,6 @@ def _doctor(args: Sequence[str], out: TextIO, err: TextIO) -> int:
 
 
 def _receive(args: Sequence[str], out: TextIO, err: TextIO) -> int:
-    import argparse
+    from otel_run.receiver import command  # here: the receiver pulls in protobuf and grpc
 
-    parser = argparse.ArgumentParser(
-        prog="otel-run receive",
-        description="A local OTLP receiver (HTTP protobuf/JSON and gRPC) that prints traces as trees.",
-    )
-    parser.add_argument("--http", default="127.0.0.1:4318", metavar="HOST:PORT", help="OTLP/HTTP address")
-    parser.add_argument("--grpc", default="127.0.0.1:4317", metavar="HOST:PORT", help="OTLP/gRPC address")
-    parser.add_argument("--no-grpc", action="store_true", help="do not listen for gRPC")
-    parser.add_argument("--jsonl", metavar="FILE", help="also append every span, log and metric to FILE")
-    parser.add_argument(
-        "--settle", type=float, default=1.5, metavar="SECONDS", help="print a trace once quiet this long"
-    )
-    options = parser.parse_args(list(args))
-    from otel_run import receiver  # here: the receiver pulls in protobuf and grpc
-
-    return receiver.run(
-        http=options.http,
-        grpc=None if options.no_grpc else options.grpc,
-        jsonl=options.jsonl,
-        out=out,
-        settle=options.settle,
-    )
+    return command.main(args, out)

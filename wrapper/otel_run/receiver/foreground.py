@@ -72,6 +72,8 @@ def run(
     out: TextIO,
     settle: float = DEFAULT_SETTLE,
     *,
+    show_logs: bool = False,
+    show_metrics: bool = False,
     err: TextIO | None = None,
     stop: threading.Event | None = None,
 ) -> int:
@@ -79,7 +81,8 @@ def run(
 
     ``http`` / ``grpc`` are ``HOST:PORT`` texts (``None`` → 127.0.0.1:4318 / :4317,
     "off" → disabled). Traces print to ``out`` as trees once quiet for ``settle``
-    seconds, and all remaining ones on exit; ``jsonl`` names a file to append JSON
+    seconds, and all remaining ones on exit; logs and metrics print as a compact summary
+    unless ``show_logs`` / ``show_metrics``; ``jsonl`` names a file to append JSON
     lines to. Messages go to ``err`` (stderr). Returns 0 after a clean stop, 1 if
     an address cannot be bound or the JSON lines file cannot be opened, 2 for a
     bad address.
@@ -104,7 +107,7 @@ def run(
             return 1
 
     store = Store()
-    renderer = ConsoleRenderer(out, settle)
+    renderer = ConsoleRenderer(out, settle, show_logs=show_logs, show_metrics=show_metrics)
     store.add_listener(renderer.on_export)
     if writer is not None:
         store.add_listener(writer.on_export)

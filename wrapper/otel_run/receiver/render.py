@@ -1,7 +1,9 @@
-"""Human-readable console output: traces as indented trees, one line per log, metric summaries.
+"""Human-readable console output: traces as indented trees; logs and metrics summarised.
 
-Formatting is pure (``format_trace``, ``format_log``, ``format_metrics``); the
-``ConsoleRenderer`` only buffers spans per trace and decides when to print.
+Formatting is pure (``format_trace``, ``format_log``, ``format_metrics``,
+``format_summary``); the ``ConsoleRenderer`` only buffers and decides when to print.
+By default logs and metrics are counted into one compact summary per quiet spell, so
+the trees stay readable; ``show_logs`` / ``show_metrics`` print each one instead.
 """
 
 from __future__ import annotations
@@ -123,6 +125,25 @@ def format_metrics(metrics: Sequence[ReceivedMetric]) -> list[str]:
     return lines
 
 
+def format_summary(log_counts: dict[str, int], metric_names: dict[str, set[str]]) -> list[str]:
+    """The compact lines that stand for the logs and metrics received since the last ones."""
+    lines = []
+    if log_counts:
+        total = sum(log_counts.values())
+        per_service = ", ".join(f"{service} {count}" for service, count in sorted(log_counts.items()))
+        noun = "record" if total == 1 else "records"
+        lines.append(f"logs     {total} {noun} ({per_service}); --logs prints each")
+    if metric_names:
+        names = len(set().union(*metric_names.values()))
+        services = len(metric_names)
+        lines.append(
+            f"metrics  {names} {'name' if names == 1 else 'names'} from {services} "
+            f"{'service' if services == 1 else 'services'} ({', '.join(sorted(metric_names))}); "
+            "--metrics prints each export"
+        )
+    return lines
+
+
 class _Pending:
     __slots__ = ("last_seen", "spans")
 
@@ -134,27 +155,49 @@ class _Pending:
 class ConsoleRenderer:
     """Prints what a ``Store`` receives to ``out``; register ``on_export`` as a store listener.
 
-    Logs and metrics print at once. Spans are buffered per trace id and a trace
-    prints once no span of it has arrived for ``settle`` seconds: call
-    ``flush_settled`` periodically, and ``flush_all`` at the end. Safe to call
-    from several threads; each write is flushed.
+    Spans are buffered per trace id and a trace prints once no span of it has arrived
+    for ``settle`` seconds: call ``flush_settled`` periodically, and ``flush_all`` at
+    the end. Logs and metrics are counted and summarised once they too have been quiet
+    for ``settle`` seconds, or printed at once with ``show_logs`` / ``show_metrics``.
+    Safe to call from several threads; each write is flushed.
     """
 
     def __init__(
-        self, out: TextIO, settle: float = DEFAULT_SETTLE, clock: Callable[[], float] = time.monotonic
+        self,
+        out: TextIO,
+        settle: float = DEFAULT_SETTLE,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        show_logs: bool = False,
+        show_metrics: bool = False,
     ) -> None:
         self._out = out
         self._settle = settle
         self._clock = clock
+        self._show_logs = show_logs
+        self._show_metrics = show_metrics
         self._lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
         self._printed: OrderedDict[str, None] = OrderedDict()
+        self._log_counts: dict[str, int] = {}
+        self._metric_names: dict[str, set[str]] = {}
+        self._counted_at = 0.0
 
     def on_export(self, export: Export) -> None:
-        """Buffer the export's spans; print its logs and metrics now."""
-        lines = [format_log(log) for log in export.logs] + format_metrics(export.metrics)
+        """Buffer the export's spans; print its logs and metrics now, or count them."""
+        lines = [format_log(log) for log in export.logs] if self._show_logs else []
+        if self._show_metrics:
+            lines += format_metrics(export.metrics)
         with self._lock:
             now = self._clock()
+            if export.logs and not self._show_logs:
+                for log in export.logs:
+                    self._log_counts[log.service] = self._log_counts.get(log.service, 0) + 1
+                self._counted_at = now
+            if export.metrics and not self._show_metrics:
+                for metric in export.metrics:
+                    self._metric_names.setdefault(metric.service, set()).add(metric.name)
+                self._counted_at = now
             for span in export.spans:
                 pending = self._pending.get(span.trace_id)
                 if pending is None:
@@ -168,12 +211,21 @@ class ConsoleRenderer:
         with self._lock:
             now = self._clock()
             ready = [tid for tid, p in self._pending.items() if now - p.last_seen >= self._settle]
-            return self._print_traces(ready)
+            printed = self._print_traces(ready)
+            if now - self._counted_at >= self._settle:
+                self._print_summary()
+            return printed
 
     def flush_all(self) -> int:
-        """Print every buffered trace regardless of age; return how many printed."""
+        """Print every buffered trace regardless of age, then the summary; return how many printed."""
         with self._lock:
-            return self._print_traces(list(self._pending))
+            printed = self._print_traces(list(self._pending))
+            self._print_summary()
+            return printed
+
+    def _print_summary(self) -> None:
+        self._write(format_summary(self._log_counts, self._metric_names))
+        self._log_counts, self._metric_names = {}, {}
 
     def _print_traces(self, trace_ids: list[str]) -> int:
         for trace_id in trace_ids:

@@ -107,7 +107,9 @@ def hint(destination: Destination, reason: str) -> str:
     if reason.startswith("HTTP 415") or "http/2" in lowered or "grpc port" in lowered:
         return "the port speaks another protocol; check OTEL_EXPORTER_OTLP_PROTOCOL (gRPC 4317, HTTP 4318)"
     if "refused" in lowered:
-        return "nothing is listening there; is the collector running, and is the host and port right?"
+        return (
+            "nothing is listening there; check that the collector is running and the host and port are right"
+        )
     if "not known" in lowered or "name resolution" in lowered or "nodename" in lowered:
         return "the host name does not resolve; check the endpoint variable"
     if "tls" in lowered or "ssl" in lowered or "certificate" in lowered:
