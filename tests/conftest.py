@@ -9,3 +9,4 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from receiver_fixture import receiver  # noqa: F401 - re-exported fixture
+from services import postgres, redis_server  # noqa: F401 - re-exported session fixtures

@@ -136,6 +136,11 @@ class Armer:
             )
             _guard_duplicate_calls(instrumentor, item.name, self.note)
             return
+        from otel_run.runtime import patches
+
+        unpatched = patches.before_instrument(item.name)
+        if unpatched is not None:
+            self.note(f"otel-run's fix for instrumentation {item.name} could not be applied ({unpatched})")
         try:
             instrumentor.instrument(raise_exception_on_conflict=True, **self.options.get(item.name, {}))
         except DependencyConflictError as error:
