@@ -151,3 +151,11 @@ def test_other_exec_errors_are_126_with_the_reason(tmp_path: Path, monkeypatch: 
         EXIT_NOT_EXECUTABLE,
         "cannot run './big': Argument list too long",
     )
+
+
+@pytest.mark.timeout(10)
+def test_the_launched_command_is_not_a_child() -> None:
+    """An app's OTEL_RUN_PARENT_PID is removed: what otel-run launches announces itself."""
+    env = build_env({"OTEL_RUN_PARENT_PID": "1234", "HOME": "/root"}, BOOT)
+    assert "OTEL_RUN_PARENT_PID" not in env
+    assert env["HOME"] == "/root"

@@ -594,3 +594,28 @@ def test_misspelled_variable_is_reported_with_the_likely_name() -> None:
         "OTEL_SERVIC_NAME is not a known variable and is ignored; did you mean OTEL_SERVICE_NAME?",
     )
     assert settings.service_name_derived
+
+
+@pytest.mark.timeout(10)
+def test_children_of_a_booted_process_do_not_announce() -> None:
+    """OTEL_RUN_PARENT_PID (set by a booted parent) makes a process a child: no startup line."""
+    assert Settings.from_env({}).announces
+    child = Settings.from_env({"OTEL_RUN_PARENT_PID": "4321"})
+    assert (child.child, child.announces, child.warnings) == (True, False, ())
+    assert not Settings.from_env({"OTEL_RUN_QUIET": "true"}).announces
+
+
+@pytest.mark.timeout(10)
+def test_undecodable_bytes_of_the_c_locale_are_read_as_utf8() -> None:
+    """Values Python decoded as ASCII with surrogates (LC_ALL=C, no UTF-8 mode) are read as UTF-8."""
+
+    def escaped(text: str) -> str:
+        return text.encode().decode("ascii", "surrogateescape")
+
+    settings = Settings.from_env(
+        {"OTEL_SERVICE_NAME": escaped("결제"), "OTEL_RESOURCE_ATTRIBUTES": "team=" + escaped("팀")}
+    )
+    assert settings.service_name == "결제"
+    assert dict(settings.resource_attributes)["team"] == "팀"
+    derived = Settings.from_env({}, ["python", "/srv/" + escaped("앱") + ".py"])
+    assert derived.service_name == "앱"

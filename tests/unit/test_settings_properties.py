@@ -104,6 +104,7 @@ FREE_TEXT = [
     *_otlp("CERTIFICATE"),
     *_otlp("CLIENT_KEY"),
     *_otlp("CLIENT_CERTIFICATE"),
+    "OTEL_RUN_PARENT_PID",  # set by otel-run in children; only its presence is read
 ]
 ALL_NAMES = sorted({*BOOLEANS, *INTEGERS, *CHOICES, *KEY_VALUES, *ENDPOINTS, *EXPORTERS, RATIO, *FREE_TEXT})
 # A ratio argument is only read for a ratio sampler (the specification: only used if set).

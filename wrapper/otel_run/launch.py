@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from otel_run.config import envvars
+
 BOOT_DIR_NAME = "_boot"
 BOOTED_MARKER = "OTEL_RUN_BOOT_DIR"
 """Set in the application's environment to the boot directory in use, so that tools
@@ -27,7 +29,8 @@ def build_env(environ: Mapping[str, str], boot: Path) -> dict[str, str]:
     An existing entry equal to ``boot`` is dropped rather than repeated, so nesting
     ``otel-run otel-run python app.py`` (or an image that already sets it) is harmless.
     Empty entries are dropped too: on ``PYTHONPATH`` they mean the current directory,
-    which the application did not ask for.
+    which the application did not ask for. ``OTEL_RUN_PARENT_PID`` is removed: the
+    command is the app, and announces itself even when an app started it.
     """
     env = dict(environ)
     boot_text = str(boot)
@@ -37,6 +40,8 @@ def build_env(environ: Mapping[str, str], boot: Path) -> dict[str, str]:
             entries.append(entry)
     env["PYTHONPATH"] = os.pathsep.join(entries)
     env[BOOTED_MARKER] = boot_text
+    # What otel-run launches is the app, not a child of one: it prints the startup line.
+    env.pop(envvars.OTEL_RUN_PARENT_PID, None)
     return env
 
 

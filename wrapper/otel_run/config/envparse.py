@@ -7,7 +7,9 @@ appends at most one warning to the caller's list. Nothing here reads ``os.enviro
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Mapping, Sequence
 from typing import TypeVar
 from urllib.parse import unquote
 
@@ -24,6 +26,36 @@ MAX_INT = 2**31 - 1
 # that quotes the value, so such headers are rejected here, where values are never shown.
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE = re.compile(r"([\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?)?")
+
+
+def utf8_text(value: str) -> str:
+    """``value`` as the UTF-8 text it was written as.
+
+    Under a C or POSIX locale without UTF-8 mode (``LC_ALL=C PYTHONUTF8=0``) Python decodes
+    the environment and ``argv`` as ASCII, keeping each other byte as a lone surrogate
+    (PEP 383). Such a string cannot be encoded into OTLP, and upstream drops the whole
+    attribute (a Korean ``OTEL_SERVICE_NAME`` became ``unknown_service``). Telemetry is
+    UTF-8 by specification, so the bytes are decoded as UTF-8 (undecodable ones replaced).
+    """
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(value).decode("utf-8", "replace")
+    return value
+
+
+def utf8_environ(environ: Mapping[str, str]) -> Mapping[str, str]:
+    """``environ`` with every value passed through ``utf8_text`` (itself when all are ASCII)."""
+    if all(value.isascii() for value in environ.values()):
+        return environ
+    return {name: utf8_text(value) for name, value in environ.items()}
+
+
+def utf8_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` with every argument passed through ``utf8_text``."""
+    return [utf8_text(arg) for arg in argv]
 
 
 class Warnings(list[str]):

@@ -22,6 +22,13 @@ OTEL_RUN_DEBUG = "OTEL_RUN_DEBUG"
 """``true`` lets exceptions from the boot propagate with their full traceback instead of
 being reduced to one line. For developing otel-run itself. Default: ``false``."""
 
+OTEL_RUN_PARENT_PID = "OTEL_RUN_PARENT_PID"
+"""Set by otel-run, not by people: in the environment of a booted process's children, the
+PID of that process. A Python process that finds it is a child of a booted one and prints
+nothing unless something is wrong (only the process otel-run launched prints the startup
+line). The launcher removes it, so that ``otel-run`` started from inside an app announces
+itself again."""
+
 DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000
 
-ALL = (OTEL_RUN_QUIET, OTEL_RUN_STRICT, OTEL_RUN_SHUTDOWN_TIMEOUT, OTEL_RUN_DEBUG)
+ALL = (OTEL_RUN_QUIET, OTEL_RUN_STRICT, OTEL_RUN_SHUTDOWN_TIMEOUT, OTEL_RUN_DEBUG, OTEL_RUN_PARENT_PID)

@@ -16,6 +16,8 @@ from otel_run.config.envparse import (
     parse_key_values,
     parse_list,
     parse_ratio,
+    utf8_argv,
+    utf8_environ,
 )
 from otel_run.config.settings import (
     COMPRESSIONS,
@@ -39,7 +41,7 @@ class Reader:
     """One pass over the environment, collecting warnings as it goes."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
-        self.env = environ
+        self.env = utf8_environ(environ)
         self.warnings = Warnings()
 
     def get(self, name: str) -> str | None:
@@ -47,6 +49,7 @@ class Reader:
         return value if value is None or value.strip() else None
 
     def read(self, argv: Sequence[str]) -> Settings:
+        argv = utf8_argv(argv)
         w = self.warnings
         for typed, meant in otel_vars.typos(self.env):
             w.append(f"{typed} is not a known variable and is ignored; did you mean {meant}?")
@@ -125,6 +128,7 @@ class Reader:
                 unit="ms",
             ),
             detected_attributes=tuple(resource_detect.detect(self.env, resource_detect.read_text).items()),
+            child=self.get(envvars.OTEL_RUN_PARENT_PID) is not None,
         )
         return _with_warnings(settings, tuple(w))
 

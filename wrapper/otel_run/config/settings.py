@@ -149,6 +149,14 @@ class Settings:
     """Kubernetes and container attributes found locally (``resource_detect``); the
     user's ``resource_attributes`` and ``service_name`` win over them."""
     warnings: tuple[str, ...] = field(default=())
+    child: bool = False
+    """Whether a booted Python process started this one (``OTEL_RUN_PARENT_PID`` is set)."""
+
+    @property
+    def announces(self) -> bool:
+        """Whether this process prints the lines that say all is well (the startup line):
+        not with ``OTEL_RUN_QUIET=true``, and not in a child of a booted process."""
+        return not self.quiet and not self.child
 
     @property
     def service_name_derived(self) -> bool:

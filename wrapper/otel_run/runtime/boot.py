@@ -18,6 +18,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from otel_run.config import envvars
 from otel_run.config.settings import Settings
 from otel_run.runtime import report
 
@@ -95,6 +96,7 @@ def boot(environ: dict[str, str] | None = None, argv: list[str] | None = None) -
     try:
         settings = Settings.from_env(os.environ if environ is None else environ, command)
         _state.settings = settings
+        _mark_children()
         _boot(settings)
     except Exception as error:
         if settings is not None and settings.debug:
@@ -108,6 +110,13 @@ def boot(environ: dict[str, str] | None = None, argv: list[str] | None = None) -
         if settings is not None and settings.strict:
             _exit_strict(reason)
     return _state
+
+
+def _mark_children() -> None:
+    # Python processes this one starts (subprocess, multiprocessing spawn, a reloader's
+    # server) boot too, but print nothing unless something is wrong: an app that parses a
+    # child's output must get the output it would get without otel-run.
+    os.environ[envvars.OTEL_RUN_PARENT_PID] = str(os.getpid())
 
 
 _TOOL_SCRIPTS = frozenset({"otel-run", "pip", "pip3", "_in_process.py"})
@@ -139,7 +148,7 @@ def tool_not_app(argv: list[str]) -> str | None:
 def _boot(settings: Settings) -> None:
     report.warn_all(settings.warnings)
     if settings.disabled:
-        if not settings.quiet:
+        if settings.announces:
             report.line("OTEL_SDK_DISABLED=true: telemetry is off, nothing was installed")
         return
     if settings.log_level is not None:
@@ -261,7 +270,7 @@ def _verify_and_announce(settings: Settings, built: Built) -> None:
         problem = f"{', '.join(missing)} will not be exported: no working exporter is installed for them"
         _state.problems.append(problem)
         report.line(problem)
-    if not settings.quiet:
+    if settings.announces:
         found = _state.instrumentations
         assert found is not None  # _arm_instrumentations ran
         instrumented = sorted(found.by_state("active") + found.by_state("waiting"))
@@ -317,7 +326,7 @@ def chain_next_sitecustomize(boot_dir: str) -> None:
     if origin.endswith(_AUTO_INSTRUMENTATION_DIR):
         # opentelemetry-instrument's own boot would configure a second SDK and
         # instrument everything again; otel-run has already done both.
-        if _state.settings is not None and not _state.settings.quiet:
+        if _state.settings is not None and _state.settings.announces:
             report.line(
                 "skipped opentelemetry-instrument's sitecustomize: otel-run already configured the SDK"
             )

@@ -85,6 +85,7 @@ class Armer:
         self.options = options or {}
         self.found = Instrumentations()
         self._lock = threading.RLock()
+        self._blocked: dict[str, tuple[Instrumentation, str]] = {}
         self.paused = False
         """Set at shutdown: a library imported then (by an exporter built late) stays as it is."""
 
@@ -98,6 +99,7 @@ class Armer:
                 continue
             for target in item.targets:
                 self.watcher.watch(target, self._on_import(item))
+        self.retry_blocked()
         return self.found
 
     def _on_import(self, item: Instrumentation) -> Callable[[ModuleType], None]:
@@ -106,8 +108,22 @@ class Armer:
 
         return activate
 
+    def retry_blocked(self) -> None:
+        """Activate the instrumentors whose import met a half-imported module, now complete.
+
+        Runs at the end of ``arm`` and before every activation (a module's import has
+        finished then)."""
+        with self._lock:
+            ready = [item for item, name in self._blocked.values() if _initializing(name) is None]
+            for item in ready:
+                del self._blocked[item.name]
+        for item in ready:
+            self.activate(item)
+
     def activate(self, item: Instrumentation, module: ModuleType | None = None) -> None:
         """Enable ``item`` now; report and skip it if that fails."""
+        if self._blocked:
+            self.retry_blocked()
         with self._lock:
             if item.state != "waiting" or self.paused:
                 return
@@ -120,6 +136,15 @@ class Armer:
                 return
             try:
                 instrumentor = item.entry.load()()
+            except ImportError as error:
+                if _initializing(error.name or "") is not None:
+                    # The library was imported from inside a module the instrumentation
+                    # needs (wrapt 2 imports asyncio while wrapt itself is half-imported):
+                    # try again once that module is complete.
+                    self._blocked[item.name] = (item, error.name or "")
+                    return
+                self._failed(item, f"could not be loaded ({type(error).__name__}: {error})")
+                return
             except Exception as error:  # noqa: BLE001 - a broken instrumentor must not stop the rest
                 self._failed(item, f"could not be loaded ({type(error).__name__}: {error})")
                 return

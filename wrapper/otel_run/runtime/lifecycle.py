@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from types import FrameType, ModuleType
 from typing import Any
 
+from otel_run.runtime import exitstatus
+
 
 @dataclass
 class Outcome:
@@ -68,7 +70,7 @@ class Lifecycle:
 
     def arm(self) -> None:
         """Register the exit hook, the fork hook and (where the app has none) the SIGTERM handler."""
-        atexit.register(self.shutdown, "exit")
+        atexit.register(self._at_exit)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self.in_forked_child)
         if threading.current_thread() is threading.main_thread() and os.getpid() != 1:
@@ -105,6 +107,11 @@ class Lifecycle:
         if self.on_shutdown is not None:
             _quietly(self.on_shutdown, outcome)
         return outcome
+
+    def _at_exit(self) -> None:
+        self.shutdown("exit")
+        # The flush may import the exporter, which would turn Ctrl-C's status 130 into 1.
+        exitstatus.keep_keyboard_interrupt_status()
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         self.shutdown("SIGTERM")

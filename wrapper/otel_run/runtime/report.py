@@ -1,7 +1,8 @@
 """What otel-run tells people: the startup line and one-line warnings, on stderr.
 
 Nothing here decides anything; callers pass facts in. Every line starts with
-``otel-run:`` and holds no header value or URL credential (URLs arrive redacted).
+``otel-run:`` and holds no header value or URL credential (URLs arrive redacted), and
+goes to the process's real stderr (``sys.__stderr__``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ PREFIX = "otel-run: "
 
 
 def _stream() -> TextIO:
-    return sys.stderr
+    # The process's real stderr, not whatever the app swapped in: a line written from an
+    # exporter thread while the app runs under contextlib.redirect_stderr or pytest's
+    # capture must not end up in the app's buffer.
+    return sys.__stderr__ or sys.stderr
 
 
 def line(text: str, stream: TextIO | None = None) -> None:
