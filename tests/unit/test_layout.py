@@ -76,3 +76,13 @@ def test_the_launch_path_imports_no_opentelemetry() -> None:
 def test_no_module_is_too_long_to_read(path: Path) -> None:
     """A module is about one thing: none runs past about 350 lines."""
     assert len(path.read_text().splitlines()) <= MAX_LINES
+
+
+@pytest.mark.parametrize("path", _modules("status"), ids=lambda p: p.name)
+def test_status_reads_files_without_the_runtime_or_the_sdk(path: Path) -> None:
+    """``status/`` (``otel-run status``) stays light: only ``config/``, never the runtime or the SDK."""
+    assert {m for m in _imports_of(path) if _layer(m) not in {"config", "status"}} == set()
+    tree = ast.parse(path.read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert [n for n in names if n.startswith("opentelemetry")] == []

@@ -22,6 +22,7 @@ EXIT_NOT_FOUND = 127
 USAGE = """\
 usage: otel-run [--] COMMAND [ARGS...]    run COMMAND with OpenTelemetry configured
        otel-run doctor [--json]   explain why telemetry does or does not arrive
+       otel-run status [--json]   what the running processes are exporting, right now
        otel-run receive [--http HOST:PORT] [--grpc HOST:PORT] [--jsonl FILE]
                                             a local OTLP receiver that prints traces
        otel-run --version | --help
@@ -52,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if first == "doctor":
         return _doctor(args[1:], sys.stdout, sys.stderr)
+    if first == "status":
+        return _status(args[1:], sys.stdout)
     if first == "receive":
         return _receive(args[1:], sys.stdout, sys.stderr)
     if first == "--":
@@ -129,6 +132,25 @@ def _doctor(args: Sequence[str], out: TextIO, err: TextIO) -> int:
 
     report = doctor.collect(os.environ)
     out.write(doctor.render(report, as_json=options.json))
+    out.flush()
+    return 0 if report.ok else 1
+
+
+def _status(args: Sequence[str], out: TextIO) -> int:
+    """List the live booted processes with a verdict each; exit 0 when all export or are idle."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="otel-run status",
+        description="What the processes booted by otel-run (as this user) are exporting right now: "
+        "counts, drops, the last success and the current failure, from the status each one keeps.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    options = parser.parse_args(list(args))
+    from otel_run.status import collect, render  # here: the launcher never needs them
+
+    report = collect.collect(os.environ)
+    out.write(render.render(report, as_json=options.json))
     out.flush()
     return 0 if report.ok else 1
 

@@ -29,6 +29,17 @@ nothing unless something is wrong (only the process otel-run launched prints the
 line). The launcher removes it, so that ``otel-run`` started from inside an app announces
 itself again."""
 
+OTEL_RUN_STATUS_DIR = "OTEL_RUN_STATUS_DIR"
+"""Directory where each booted process keeps its live status for ``otel-run status``.
+Default: ``$XDG_RUNTIME_DIR/otel-run``, else ``<temp dir>/otel-run-<uid>`` (created 0700)."""
+
 DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000
 
-ALL = (OTEL_RUN_QUIET, OTEL_RUN_STRICT, OTEL_RUN_SHUTDOWN_TIMEOUT, OTEL_RUN_DEBUG, OTEL_RUN_PARENT_PID)
+ALL = (
+    OTEL_RUN_QUIET,
+    OTEL_RUN_STRICT,
+    OTEL_RUN_SHUTDOWN_TIMEOUT,
+    OTEL_RUN_DEBUG,
+    OTEL_RUN_PARENT_PID,
+    OTEL_RUN_STATUS_DIR,
+)

@@ -3,10 +3,11 @@ validated and, when bad, turned into one warning naming it and what was used ins
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from otel_run.config import envvars, otel_vars, resource_detect, service_name
+from otel_run.config import envvars, otel_vars, resource_detect, service_name, statusdir
 from otel_run.config.endpoints import PROTOCOLS, Endpoint, resolve_endpoint
 from otel_run.config.envparse import (
     Warnings,
@@ -79,6 +80,7 @@ class Reader:
         if log_level is not None:
             log_level = parse_choice(w, "OTEL_LOG_LEVEL", log_level, LOG_LEVELS, "info")
 
+        status_dirs, status_explicit = statusdir.candidates(self.env, os.getuid())
         settings = Settings(
             disabled=disabled,
             service_name=name,
@@ -126,6 +128,14 @@ class Reader:
                 self.get(envvars.OTEL_RUN_SHUTDOWN_TIMEOUT),
                 envvars.DEFAULT_SHUTDOWN_TIMEOUT_MS,
                 unit="ms",
+            ),
+            status_dirs=status_dirs,
+            status_dir_explicit=status_explicit,
+            sdk_internal_metrics=parse_bool(
+                w,
+                "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED",
+                self.get("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"),
+                False,
             ),
             detected_attributes=tuple(resource_detect.detect(self.env, resource_detect.read_text).items()),
             child=self.get(envvars.OTEL_RUN_PARENT_PID) is not None,

@@ -35,7 +35,29 @@ class _Server(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.store = store
+        self.connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        with self._connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        with self._connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every open (keep-alive) connection: a stopped receiver answers nothing more."""
+        with self._connections_lock:
+            connections = list(self.connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that
@@ -144,8 +166,9 @@ class OtlpHttpServer:
     """Serve OTLP/HTTP on ``host:port`` (port 0 picks a free one) into ``store``.
 
     ``start`` binds (raising ``OSError`` if it cannot) and serves on a daemon
-    thread; ``stop`` shuts down and closes the socket. Each request is handled on
-    its own thread.
+    thread; ``stop`` shuts down, closes the socket and ends the open keep-alive
+    connections (so a stopped receiver is an outage for its clients, as a stopped
+    collector is). Each connection is handled on its own thread.
     """
 
     def __init__(self, host: str, port: int, store: Store) -> None:
@@ -183,5 +206,6 @@ class OtlpHttpServer:
         if server is not None:
             server.shutdown()
             server.server_close()
+            server.close_connections()
         if thread is not None:
             thread.join()

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from otel_run.runtime.instrument import Armer, Instrumentations
     from otel_run.runtime.lifecycle import Lifecycle
     from otel_run.runtime.sdk import Built
+    from otel_run.runtime.status import Recorder
 
 EXIT_STRICT = 70
 _AUTO_INSTRUMENTATION_DIR = os.path.join("opentelemetry", "instrumentation", "auto_instrumentation")
@@ -45,6 +46,7 @@ class State:
         "lifecycle",
         "problems",
         "settings",
+        "status",
         "watcher",
     )
 
@@ -56,6 +58,7 @@ class State:
         self.lifecycle: Lifecycle | None = None
         self.watcher: Watcher | None = None
         self.armer: Armer | None = None
+        self.status: Recorder | None = None
         self.command: list[str] = []
         """The interpreter's full command line."""
         self.active_signals: list[str] = []
@@ -133,7 +136,8 @@ def tool_not_app(argv: list[str]) -> str | None:
     """
     args = list(argv[1:])
     while args and args[0].startswith("-") and args[0] not in ("-m", "-c"):
-        args.pop(0)
+        if args.pop(0) in ("-X", "-W") and args:
+            args.pop(0)  # the option's value ("-X importtime"), not a script
     if not args:
         return None
     if args[0] == "-m" and len(args) > 1:
@@ -160,6 +164,7 @@ def _boot(settings: Settings) -> None:
     _arm_instrumentations(settings)
     _arm_lifecycle(settings, built)
     _verify_and_announce(settings, built)
+    _keep_status(settings, built)
 
 
 def _install(settings: Settings) -> Built:
@@ -216,6 +221,8 @@ def _arm_lifecycle(settings: Settings, built: Built) -> None:
     def after_fork() -> None:
         watcher.after_fork()
         sdk.refresh_process_resource(built)
+        if _state.status is not None:
+            _state.status.after_fork()
 
     def on_shutdown(outcome: lifecycle.Outcome) -> None:
         if outcome.timed_out:
@@ -225,6 +232,8 @@ def _arm_lifecycle(settings: Settings, built: Built) -> None:
                 f"dropped{watcher.stuck_hint()}"
             )
         watcher.final_report()
+        if _state.status is not None:
+            _state.status.close()
 
     def on_reloader_watcher() -> None:
         watcher.muted = True
@@ -277,6 +286,16 @@ def _verify_and_announce(settings: Settings, built: Built) -> None:
         report.line(report.startup_line(settings, active, instrumented))
     if settings.strict and _state.problems:
         _exit_strict("; ".join(_state.problems))
+
+
+def _keep_status(settings: Settings, built: Built) -> None:
+    """Keep this process's live status for ``otel-run status``, written from the export threads."""
+    from otel_run.runtime import status
+
+    assert _state.watcher is not None  # _install made it
+    found = lambda: _state.instrumentations  # noqa: E731 - armed later, read at each write
+    _state.status = status.Recorder(settings, _state.watcher, built, found, _state.command, report.line)
+    _state.status.start()
 
 
 def _exit_strict(reason: str) -> None:

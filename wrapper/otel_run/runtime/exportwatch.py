@@ -86,6 +86,8 @@ class Watcher:
         """True in a process whose telemetry another process re-creates (a reloader's watcher)."""
         self.last_reason: str | None = None
         """The latest upstream complaint, from any thread (an export may still be retrying)."""
+        self.on_export: Callable[[str, bool, int], None] | None = None
+        """Told ``(signal, ok, items)`` after each export, on the exporting thread (``status``)."""
 
     def after_fork(self) -> None:
         """In a forked child: fresh lock and no inherited trouble (its reports were the parent's)."""
@@ -109,6 +111,17 @@ class Watcher:
             self._recovered(signal)
         else:
             self._failed(signal, items, reason)
+        listener = self.on_export
+        if listener is not None:
+            try:
+                listener(signal, ok, items)
+            except Exception:  # noqa: BLE001 - the status must never break exporting
+                pass
+
+    def failure(self, signal: str) -> str | None:
+        """Why ``signal``'s exports are failing now, or None when its last export succeeded."""
+        trouble = self._trouble.get(signal)
+        return None if trouble is None else trouble.reason
 
     def upstream_message(self, record: logging.LogRecord) -> None:
         """A record from an upstream exporter or batch processor."""
@@ -144,7 +157,9 @@ class Watcher:
                 trouble = self._trouble[signal] = _Trouble(since=now, reason=reason, last_summary=now)
                 first = True
             else:
-                trouble.reason = reason
+                if reason not in VAGUE or trouble.reason in VAGUE:
+                    # A vague "timed out, retries exhausted" does not replace a cause we know.
+                    trouble.reason = reason
                 first = False
             due = not first and now - trouble.last_summary >= self.interval_s
             if due:

@@ -1,0 +1,47 @@
+"""The configured secrets (header values, URL credentials), and scrubbing them from output.
+
+Header values and credentials are never shown; every string otel-run writes for people
+or tools (status files, ``otel-run status``) is scrubbed of them once more, so that an
+upstream message quoting a value cannot leak it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from otel_run.config.settings import SIGNALS, Settings
+
+MIN_SECRET = 4
+"""Shorter strings are not scrubbed from text: they would wreck every message."""
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Header values and URL credentials that must never be shown, longest first."""
+    found: set[str] = set()
+    for name in SIGNALS:
+        signal = settings.signal(name)
+        found.update(value for _key, value in signal.headers.pairs)
+        try:
+            parts = urlsplit(signal.endpoint)
+        except ValueError:
+            continue
+        found.update(value for value in (parts.username, parts.password) if value)
+        found.update(value for _key, value in parse_qsl(parts.query))
+    found.update({unquote(value) for value in found})
+    return sorted((value for value in found if len(value) >= MIN_SECRET), key=len, reverse=True)
+
+
+def scrub(value: Any, hidden: list[str]) -> Any:
+    """``value`` (a string, or dicts and lists of them) with every ``hidden`` string as ``***``."""
+    if not hidden:
+        return value
+    if isinstance(value, str):
+        for secret in hidden:
+            value = value.replace(secret, "***")
+        return value
+    if isinstance(value, dict):
+        return {scrub(key, hidden): scrub(item, hidden) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(item, hidden) for item in value]
+    return value
