@@ -574,3 +574,15 @@ def test_partial_success_is_read_from_protobuf_and_json() -> None:
     json_body = b'{"partialSuccess": {"rejectedLogRecords": "1", "errorMessage": "no"}}'
     assert testpayload.accepted("logs", json_body, json_body=True) == (1, "no")
     assert testpayload.accepted("metrics", b"", json_body=False) == (0, "")
+
+
+def test_running_processes_point_to_status() -> None:
+    """Live booted processes here: an info pointing to 'otel-run status', a warning if one is failing."""
+    assert diagnose.running_checks(None) == [] and diagnose.running_checks([]) == []
+    (healthy,) = diagnose.running_checks([(10, "checkout", "idle"), (11, "checkout", "exporting")])
+    assert healthy.status == INFO
+    expected = "2 processes booted by otel-run run here now (checkout: 1 exporting, 1 idle)"
+    assert healthy.message.startswith(expected)
+    assert "'otel-run status'" in healthy.message
+    (failing,) = diagnose.running_checks([(10, "checkout", "failing")])
+    assert failing.status == WARN and "otel-run status" in failing.fix

@@ -47,6 +47,7 @@ BOOLEANS = [
     envvars.OTEL_RUN_QUIET,
     envvars.OTEL_RUN_STRICT,
     envvars.OTEL_RUN_DEBUG,
+    "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED",
     *_otlp("INSECURE"),
 ]
 # name -> (minimum, default, how to read the parsed value back)
@@ -101,6 +102,7 @@ FREE_TEXT = [
     "OTEL_SERVICE_NAME",
     "OTEL_PROPAGATORS",
     "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",
+    envvars.OTEL_RUN_STATUS_DIR,
     *_otlp("CERTIFICATE"),
     *_otlp("CLIENT_KEY"),
     *_otlp("CLIENT_CERTIFICATE"),

@@ -26,6 +26,7 @@ from otel_run.config.settings import SIGNALS, Settings, SignalSettings
 from otel_run.doctor import bootcheck, diagnose, probe
 from otel_run.doctor.diagnose import FAIL, INFO, OK, WARN, Check
 from otel_run.doctor.inventory import Library
+from otel_run.doctor.running import running
 
 __all__ = ["FAIL", "OK", "WARN", "Check", "Report", "collect", "render"]
 
@@ -69,6 +70,7 @@ def collect(environ: Mapping[str, str]) -> Report:
     """
     settings = Settings.from_env(environ)
     checks = diagnose.settings_checks(settings, environ)
+    live_processes = running(environ)  # before the boot check starts a booted child of its own
 
     booted: list[bootcheck.BootFacts] = []
     boot_thread = threading.Thread(
@@ -88,6 +90,7 @@ def collect(environ: Mapping[str, str]) -> Report:
     libraries = _libraries(boot.facts)
     instrumented = _instrumented(boot.facts)
     checks.extend(diagnose.instrumentation_checks(libraries, instrumented, settings))
+    checks.extend(diagnose.running_checks(live_processes))
 
     report = Report(
         ok=not any(check.status == FAIL for check in checks),

@@ -4,7 +4,9 @@ What is exported, dropped and queued per signal, the last success and the curren
 failure, in a JSON file named by PID in a private directory (``config.statusdir``).
 It is written once at boot (and once in a forked child, which gets its own file), then
 only from the export threads, through the ``Watcher``'s export hook: never from a
-request thread, at most every ``MIN_INTERVAL_S`` and only when something changed. A
+request thread, at most every ``MIN_INTERVAL_S`` and only when something changed (the
+last change of a burst by a short-lived timer the export thread starts, so that it does
+not wait for the next export). A
 write is a temp file and a rename (readers never see half a file), mode 0600. The file
 is removed when the process shuts down; a process killed with SIGKILL leaves it behind,
 and the reader drops it (the PID is gone, or belongs to another process now).
@@ -15,6 +17,7 @@ Where no directory can be used (a read-only root without a tmpfs), nothing is wr
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import threading
@@ -87,6 +90,7 @@ class Recorder:
         self._started = now
         self._signals = {name: _SignalState(now) for name in SIGNALS}
         self._last_write = 0.0
+        self._trailing: threading.Timer | None = None
         self._last_signature: tuple[Any, ...] | None = None
         self._closed = False
         self._told = False
@@ -125,11 +129,27 @@ class Recorder:
                 state.last_success = now
         elif state.failing_since is None:
             state.failing_since = now
-        if now - self._last_write >= MIN_INTERVAL_S:
-            try:
+        wait = self._last_write + MIN_INTERVAL_S - now
+        try:
+            if wait <= 0:
                 self._write_if_changed()
-            except Exception:  # noqa: BLE001 - the status must never break exporting
-                pass
+            elif self._trailing is None:
+                # A burst's last change must not wait for the next export (a minute away
+                # for an app gone quiet): one short-lived timer writes it when allowed.
+                timer = threading.Timer(wait, self._write_trailing)
+                timer.daemon = True
+                timer.name = "otel-run-status"
+                self._trailing = timer
+                timer.start()
+        except Exception:  # noqa: BLE001 - the status must never break exporting
+            pass
+
+    def _write_trailing(self) -> None:
+        self._trailing = None
+        try:
+            self._write_if_changed()
+        except Exception:  # noqa: BLE001 - the status must never break the app
+            pass
 
     def after_fork(self) -> None:
         """In a forked child: a fresh lock and counts, and a file of its own."""
@@ -139,6 +159,9 @@ class Recorder:
 
     def close(self) -> None:
         """Remove the status file and write no more (the process is shutting down)."""
+        trailing = self._trailing
+        if trailing is not None:
+            trailing.cancel()
         acquired = self._lock.acquire(timeout=1.0)
         try:
             self._closed = True
@@ -320,6 +343,4 @@ def _write_atomically(directory: str, pid: int, data: bytes) -> None:
 
 
 def _dumps(snapshot: Any) -> bytes:
-    import json  # here: already imported by the SDK in practice; the boot needs it only now
-
     return json.dumps(snapshot, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace")

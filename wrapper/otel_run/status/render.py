@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -61,7 +62,7 @@ def _block(
     lead = "  " * depth + ("└ " if depth else "")
     pad = " " * (len(lead) + len(str(process.pid)) + 2)
     command = [str(arg) for arg in status.get("command") or []]
-    shown_command = "" if command == parent_command else "  " + " ".join(command)
+    shown_command = "" if command == parent_command else "  " + _short_command(command)
     lines.append(f"{lead}{process.pid}  {status.get('service', '?')}  {process.summary}{shown_command}")
     facts = [f"up {_duration(now - float(status.get('started') or now))}"]
     if status.get("instance"):
@@ -81,6 +82,17 @@ def _block(
         child = by_pid.get(pid)
         if child is not None:
             _block(child, by_pid, depth + 1, now, lines, command)
+
+
+def _short_command(command: list[str]) -> str:
+    """``/venv/bin/python /venv/bin/gunicorn -w 2 app:app`` as ``gunicorn -w 2 app:app`` (JSON: all)."""
+    if not command:
+        return "?"
+    program = os.path.basename(command[0])
+    rest = command[1:]
+    if program.startswith("python") and rest and not rest[0].startswith("-"):
+        program, rest = os.path.basename(rest[0]), rest[1:]
+    return " ".join([program, *rest])
 
 
 def _signal_line(name: str, signal: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from otel_run.doctor.diagnose.config import (
 )
 from otel_run.doctor.diagnose.instrumentations import instrumentation_checks
 from otel_run.doctor.diagnose.live import explain, live_checks
+from otel_run.doctor.diagnose.running import running_checks
 
 __all__ = [
     "FAIL",
@@ -35,6 +36,7 @@ __all__ = [
     "instrumentation_checks",
     "live_checks",
     "proxy_check",
+    "running_checks",
     "sampler_check",
     "service_check",
     "settings_checks",

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import stat
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -117,6 +118,18 @@ def test_writes_are_rate_limited_and_only_on_change(tmp_path: Path) -> None:
     assert Path(str(recorder.path)).stat().st_mtime_ns == before, "nothing changed: no write"
 
 
+def test_the_last_change_of_a_burst_is_written_without_another_export(tmp_path: Path) -> None:
+    """A change within the interval is written by a short timer, not left for the next export."""
+    recorder, watcher, clock = _recorder(tmp_path)
+    recorder.start()
+    clock.now += 0.5
+    _export(watcher, True, 9)
+    deadline = time.monotonic() + 10
+    while _written(recorder)["signals"]["traces"]["exported"] != 9 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _written(recorder)["signals"]["traces"]["exported"] == 9
+
+
 def test_failure_then_recovery(tmp_path: Path) -> None:
     """A failure records since when and why; drops count; recovery ends "failing" and "dropping"."""
     recorder, watcher, clock = _recorder(tmp_path)
@@ -217,7 +230,7 @@ def _status(pid: int, ppid: int, verdict_signal: dict[str, Any]) -> dict[str, An
         "pid": pid,
         "ppid": ppid,
         "service": "checkout",
-        "command": ["gunicorn", "app:app"],
+        "command": ["/venv/bin/python3.12", "/venv/bin/gunicorn", "app:app"],
         "started": 0.0,
         "updated": 100.0,
         "signals": {

@@ -116,12 +116,27 @@ def _gunicorn(port: int) -> list[str]:
     return [str(BIN / "gunicorn"), "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "sample_app.app:app"]
 
 
-def _all_exporting(master: int) -> Callable[[Report], bool]:
+def _all_exporting(master: int, spans_since: dict[int, int] | None = None) -> Callable[[Report], bool]:
+    """Both workers exporting, each having exported spans (beyond ``spans_since``): each served some.
+
+    (A worker that served nothing is "exporting" too, for a minute: its own "Booting worker"
+    log record.)
+    """
+
     def check(report: Report) -> bool:
         workers = _workers(report, master)
-        return len(workers) == WORKERS and all(w["verdict"] == "exporting" for w in workers)
+        before = spans_since or {}
+        return len(workers) == WORKERS and all(
+            w["verdict"] == "exporting"
+            and w["status"]["signals"]["traces"]["exported"] > before.get(w["pid"], 0)
+            for w in workers
+        )
 
     return check
+
+
+def _exported_spans(report: Report, master: int) -> dict[int, int]:
+    return {w["pid"]: w["status"]["signals"]["traces"]["exported"] for w in _workers(report, master)}
 
 
 @pytest.mark.timeout(180)
@@ -142,16 +157,14 @@ def test_gunicorn_master_and_workers_exporting_with_the_receivers_counts(
             w["pid"] for w in workers
         )
         assert report["processes"][0]["verdict"] in ("exporting", "idle")
-        assert (
-            len({w["status"]["instance"] for w in workers} | {report["processes"][0]["status"]["instance"]})
-            == 3
-        )
+        instances = {process["status"]["instance"] for process in report["processes"]}
+        assert len(instances) == 3, "each worker has its own service.instance.id"
 
         # Once the load stops and the last batches are out, each worker's count is what arrived.
         def counts_match(report: Report) -> bool:
             received = _spans_by_instance(receiver)
             return all(
-                w["status"]["signals"]["traces"]["exported"] == received.get(w["status"]["instance"], -1)
+                w["status"]["signals"]["traces"]["exported"] == received.get(w["status"]["instance"], 0)
                 for w in _workers(report, master)
             )
 
@@ -226,8 +239,10 @@ def test_gunicorn_outage_shows_failing_then_exporting_after_recovery(
         assert drops_rose(outputs.wait(env, drops_rose)), before
 
         with Receiver(http=("127.0.0.1", collector_port), grpc=None):
-            recovered = _serve_until(outputs, env, app.url, _all_exporting(master))
-            assert _all_exporting(master)(recovered), recovered
+            spans_before = _exported_spans(outputs.report(env)[1], master)
+            back = _all_exporting(master, spans_before)
+            recovered = _serve_until(outputs, env, app.url, back)
+            assert back(recovered), recovered
             code, _report = outputs.report(env)
             assert code == 0
     outputs.assert_no_secret(app.stdout, app.stderr)
@@ -280,6 +295,31 @@ def test_a_script_killed_with_sigkill_disappears(receiver: Receiver, tmp_path: P
             process.kill()
             process.wait(10)
     outputs.assert_no_secret()
+
+
+@pytest.mark.timeout(120)
+def test_doctor_points_to_status_while_booted_processes_run(receiver: Receiver, tmp_path: Path) -> None:
+    """doctor, run beside a live booted process, says so and names 'otel-run status'."""
+    status_dir = tmp_path / "status"
+    env = _env(receiver, status_dir)
+    script = tmp_path / "sleeper.py"
+    script.write_text("import time\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    process = subprocess.Popen([OTEL_RUN, PYTHON, str(script)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        assert Outputs().wait(env, lambda report: process.pid in _by_pid(report))["processes"]
+        doctor = subprocess.run(
+            [OTEL_RUN, "doctor", "--json"], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+    finally:
+        process.kill()
+        process.wait(10)
+    checks = {check["name"]: check for check in json.loads(doctor.stdout)["checks"]}
+    running = checks["running processes"]
+    assert running["status"] == "info", running
+    assert running["message"].startswith("1 process booted by otel-run run here now (checkout: 1 idle)")
+    assert "'otel-run status'" in running["message"]
+    Outputs().assert_no_secret(doctor.stdout, doctor.stderr)
 
 
 @pytest.mark.timeout(60)
