@@ -162,9 +162,9 @@ def _boot(settings: Settings) -> None:
         logging.getLogger("opentelemetry").setLevel(level)
     built = _install(settings)
     _arm_instrumentations(settings)
-    _arm_lifecycle(settings, built)
+    recorder = _arm_lifecycle(settings, built)
     _verify_and_announce(settings, built)
-    _keep_status(settings, built)
+    recorder.start()  # the live status for `otel-run status`, written from the export threads
 
 
 def _install(settings: Settings) -> Built:
@@ -210,19 +210,20 @@ def _arm_instrumentations(settings: Settings) -> None:
     _state.armer = armer
 
 
-def _arm_lifecycle(settings: Settings, built: Built) -> None:
-    from otel_run.runtime import importhook, lifecycle, sdk
+def _arm_lifecycle(settings: Settings, built: Built) -> Recorder:
+    from otel_run.runtime import importhook, lifecycle, sdk, status
     from otel_run.runtime.servers import reloader
     from otel_run.runtime.servers import uwsgi as uwsgi_support
 
     watcher = _state.watcher
     assert watcher is not None  # _install made it
+    found = lambda: _state.instrumentations  # noqa: E731 - armed later, read at each write
+    recorder = _state.status = status.Recorder(settings, watcher, built, found, _state.command, report.line)
 
     def after_fork() -> None:
         watcher.after_fork()
         sdk.refresh_process_resource(built)
-        if _state.status is not None:
-            _state.status.after_fork()
+        recorder.after_fork()
 
     def on_shutdown(outcome: lifecycle.Outcome) -> None:
         if outcome.timed_out:
@@ -232,8 +233,7 @@ def _arm_lifecycle(settings: Settings, built: Built) -> None:
                 f"dropped{watcher.stuck_hint()}"
             )
         watcher.final_report()
-        if _state.status is not None:
-            _state.status.close()
+        recorder.close()
 
     def on_reloader_watcher() -> None:
         watcher.muted = True
@@ -266,6 +266,7 @@ def _arm_lifecycle(settings: Settings, built: Built) -> None:
         )
     imports.watch("multiprocessing", cycle.hook_multiprocessing)
     imports.watch("werkzeug._reloader", lambda module: reloader.hook(module, on_reloader_watcher))
+    return recorder
 
 
 def _verify_and_announce(settings: Settings, built: Built) -> None:
@@ -286,16 +287,6 @@ def _verify_and_announce(settings: Settings, built: Built) -> None:
         report.line(report.startup_line(settings, active, instrumented))
     if settings.strict and _state.problems:
         _exit_strict("; ".join(_state.problems))
-
-
-def _keep_status(settings: Settings, built: Built) -> None:
-    """Keep this process's live status for ``otel-run status``, written from the export threads."""
-    from otel_run.runtime import status
-
-    assert _state.watcher is not None  # _install made it
-    found = lambda: _state.instrumentations  # noqa: E731 - armed later, read at each write
-    _state.status = status.Recorder(settings, _state.watcher, built, found, _state.command, report.line)
-    _state.status.start()
 
 
 def _exit_strict(reason: str) -> None:
