@@ -103,6 +103,7 @@ FREE_TEXT = [
     "OTEL_PROPAGATORS",
     "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",
     envvars.OTEL_RUN_STATUS_DIR,
+    "OTEL_CONFIG_FILE",  # a path, read later by the boot (runtime/sdk/fromfile.py)
     *_otlp("CERTIFICATE"),
     *_otlp("CLIENT_KEY"),
     *_otlp("CLIENT_CERTIFICATE"),

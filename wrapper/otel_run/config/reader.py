@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from otel_run.config import envvars, otel_vars, resource_detect, service_name, statusdir
+from otel_run.config import configfile, envvars, otel_vars, resource_detect, service_name, statusdir
 from otel_run.config.endpoints import PROTOCOLS, Endpoint, resolve_endpoint
 from otel_run.config.envparse import (
     Warnings,
@@ -139,7 +139,11 @@ class Reader:
             ),
             detected_attributes=tuple(resource_detect.detect(self.env, resource_detect.read_text).items()),
             child=self.get(envvars.OTEL_RUN_PARENT_PID) is not None,
+            config_file=self.get(configfile.VARIABLE),
         )
+        if settings.config_file is not None:
+            # The file replaces these variables: a bad value in one of them changes nothing.
+            w = Warnings(line for line in w if not configfile.replaced(line.split("=")[0].split()[0]))
         return _with_warnings(settings, tuple(w))
 
     def _int(self, name: str, default: int | None, *, minimum: int = 0, unit: str = "") -> int | None:

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from otel_run.config.endpoints import redact_url
+
+if TYPE_CHECKING:
+    from otel_run.config.filesettings import FileSettings
 
 SIGNALS = ("traces", "metrics", "logs")
 DEFAULT_PROTOCOL = "http/protobuf"
@@ -163,6 +167,11 @@ class Settings:
         """Whether this process prints the lines that say all is well (the startup line):
         not with ``OTEL_RUN_QUIET=true``, and not in a child of a booted process."""
         return not self.quiet and not self.child
+
+    config_file: str | None = None
+    """``OTEL_CONFIG_FILE``: when set, the file is the configuration (``configfile``)."""
+    file: FileSettings | None = None
+    """What the file set up, once it was read (``filesettings.resolve``); None before, or without one."""
 
     @property
     def service_name_derived(self) -> bool:

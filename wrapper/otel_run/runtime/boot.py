@@ -151,9 +151,16 @@ def tool_not_app(argv: list[str]) -> str | None:
 
 def _boot(settings: Settings) -> None:
     report.warn_all(settings.warnings)
+    if settings.config_file is not None:  # the file is the configuration: fromfile says why not
+        from otel_run.runtime.sdk import fromfile
+
+        _state.settings = settings = fromfile.boot_load(settings, _state.problems, _exit_strict)
+        if settings.file is None:
+            return
     if settings.disabled:
         if settings.announces:
-            report.line("OTEL_SDK_DISABLED=true: telemetry is off, nothing was installed")
+            said = f"{settings.config_file} says disabled" if settings.file else "OTEL_SDK_DISABLED=true"
+            report.line(f"{said}: telemetry is off, nothing was installed")
         return
     if settings.log_level is not None:
         import logging
@@ -185,7 +192,7 @@ def _install(settings: Settings) -> Built:
     report.warn_all(built.problems)
     sdk.install(built)
     sdk.guard_globals(built, report.line)
-    if settings.logs.exporters:
+    if settings.logs.exporters and built.logger_provider is not None:
         logs.tap(logs.make_handler(built.logger_provider))
     return built
 
@@ -193,19 +200,16 @@ def _install(settings: Settings) -> Built:
 def _arm_instrumentations(settings: Settings) -> None:
     from otel_run.runtime import importhook, instrument
 
-    armer = instrument.Armer(
-        importhook.watcher(),
-        note=report.line,
-        options={
-            # We export records through our own tap, so the instrumentation only adds
-            # trace context to records (and the format, if the user asked for it).
-            "logging": {
-                "inject_trace_context": True,
-                "enable_log_auto_instrumentation": False,
-                "set_logging_format": settings.log_correlation,
-            }
-        },
-    )
+    options = settings.file.options() if settings.file else {}
+    # We export records through our own tap, so the instrumentation only adds trace
+    # context to records (and the format, if the user asked for it).
+    options["logging"] = {
+        "set_logging_format": settings.log_correlation,
+        **options.get("logging", {}),
+        "inject_trace_context": True,
+        "enable_log_auto_instrumentation": False,
+    }
+    armer = instrument.Armer(importhook.watcher(), note=report.line, options=options)
     _state.instrumentations = armer.arm(settings.instrumentation_disabled)
     _state.armer = armer
 
@@ -274,7 +278,7 @@ def _verify_and_announce(settings: Settings, built: Built) -> None:
 
     active = sdk.verify(built)
     _state.active_signals = active
-    wanted = [name for name in ("traces", "metrics", "logs") if settings.signal(name).exporters]
+    wanted = [name for name in sdk.SIGNALS if settings.signal(name).exporters and name not in built.told_off]
     missing = [name for name in wanted if name not in active]
     if missing:
         problem = f"{', '.join(missing)} will not be exported: no working exporter is installed for them"
@@ -284,7 +288,8 @@ def _verify_and_announce(settings: Settings, built: Built) -> None:
         found = _state.instrumentations
         assert found is not None  # _arm_instrumentations ran
         instrumented = sorted(found.by_state("active") + found.by_state("waiting"))
-        report.line(report.startup_line(settings, active, instrumented))
+        startup_line = report.startup_line if settings.file is None else report.file_startup_line
+        report.line(startup_line(settings, active, instrumented))
     if settings.strict and _state.problems:
         _exit_strict("; ".join(_state.problems))
 

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from otel_run.config.endpoints import redact_url
 from otel_run.config.settings import Settings, SignalSettings
 
 PREFIX = "otel-run: "
@@ -56,6 +57,41 @@ def startup_line(settings: Settings, active_signals: Sequence[str], instrumented
         if settings.sampler_arg is not None:
             sampler += f"={settings.sampler_arg:g}"
         parts.append(f"sampler {sampler}")
+    off = [name for name in ("traces", "metrics", "logs") if name not in active_signals]
+    if off:
+        parts.append("off: " + ", ".join(off))
+    if instrumented:
+        parts.append("instrumenting " + ", ".join(instrumented) + " (each on import of its library)")
+    return "; ".join(parts)
+
+
+def file_startup_line(settings: Settings, active_signals: Sequence[str], instrumented: Sequence[str]) -> str:
+    """The startup line of an app configured by ``OTEL_CONFIG_FILE``: what the file set up."""
+    file = settings.file
+    assert file is not None  # only called with a loaded file
+    service = settings.service_name
+    if "service.name" not in dict(settings.resource_attributes) and service.startswith("unknown_service"):
+        service += " (the file sets no service.name)"
+    groups: dict[tuple[str, str], list[str]] = {}
+    others = []
+    for exporter in file.exporters:
+        if exporter.signal not in active_signals:
+            continue
+        if exporter.otlp:
+            shown = redact_url(exporter.endpoint)
+            suffix = f"/v1/{exporter.signal}"
+            base = shown[: -len(suffix)] if exporter.protocol != "grpc" and shown.endswith(suffix) else shown
+            names = groups.setdefault((base, exporter.protocol), [])
+            names.extend([exporter.signal] if exporter.signal not in names else [])
+        else:
+            others.append(f"{exporter.signal} → {exporter.kind}")
+    pieces = [f"{'+'.join(names)} → {base} over {protocol}" for (base, protocol), names in groups.items()]
+    parts = [
+        f"configured from {file.path}: service {service}",
+        "; ".join(pieces + others) or "exporting nothing",
+    ]
+    if "traces" in active_signals:
+        parts.append(f"sampler {file.sampler}")
     off = [name for name in ("traces", "metrics", "logs") if name not in active_signals]
     if off:
         parts.append("off: " + ", ".join(off))

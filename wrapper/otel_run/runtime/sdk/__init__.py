@@ -32,7 +32,10 @@ from otel_run.runtime.sdk.globals import (
 from otel_run.runtime.sdk.providers import build_logger_provider, build_meter_provider, build_tracer_provider
 from otel_run.runtime.sdk.resource import build_propagator, build_resource
 
+SIGNALS = ("traces", "metrics", "logs")
+
 __all__ = [
+    "SIGNALS",
     "Built",
     "build",
     "build_resource",
@@ -90,10 +93,17 @@ class Built:
     defer: bool = False
     """Whether HTTP exporters may be built on their first export (see ``deferred``)."""
     metric_preferences: tuple[dict[type, Any], dict[type, Any]] = ({}, {})
+    from_file: bool = False
+    """Built from OTEL_CONFIG_FILE (``filebuild``): a provider the file leaves out is None."""
+    told_off: list[str] = field(default_factory=list)
+    """Signals whose section of OTEL_CONFIG_FILE could not be built (already in ``problems``)."""
 
 
 def build(settings: Settings, watcher: Watcher | None = None, *, may_defer: bool = True) -> Built:
     """Build resource, providers, exporters, processors, sampler and propagators.
+
+    With an OTEL_CONFIG_FILE (``settings.file``, read by ``fromfile``) upstream builds them
+    from the file (``filebuild``), and nothing is deferred.
 
     OTLP exporters are wrapped so that ``watcher`` hears of every export's outcome.
     With ``may_defer`` HTTP exporters may be built on their first export (``deferred``).
@@ -108,6 +118,10 @@ def build(settings: Settings, watcher: Watcher | None = None, *, may_defer: bool
     # puts its hook ahead of theirs.
     import concurrent.futures.thread  # noqa: F401
 
+    if settings.file is not None:
+        from otel_run.runtime.sdk import filebuild
+
+        return filebuild.build(settings, watcher)
     built = Built(watcher=watcher, defer=may_defer and can_defer(settings))
     with upstream_sees_only_explicit_values():
         built.metric_preferences = metric_preferences(settings)
@@ -124,6 +138,10 @@ def install(built: Built) -> None:
     from opentelemetry import _logs, metrics, propagate, trace
 
     propagate.set_global_textmap(built.propagator)
-    trace.set_tracer_provider(built.tracer_provider)
-    metrics.set_meter_provider(built.meter_provider)
-    _logs.set_logger_provider(built.logger_provider)
+    # None: OTEL_CONFIG_FILE leaves that signal out, and its global stays the API's no-op.
+    if built.tracer_provider is not None:
+        trace.set_tracer_provider(built.tracer_provider)
+    if built.meter_provider is not None:
+        metrics.set_meter_provider(built.meter_provider)
+    if built.logger_provider is not None:
+        _logs.set_logger_provider(built.logger_provider)

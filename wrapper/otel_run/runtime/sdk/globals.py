@@ -26,7 +26,11 @@ def guard_globals(built: Built, note: Any) -> None:
     import importlib
 
     ours = {built.tracer_provider, built.meter_provider, built.logger_provider}
-    for module_name, setter_name, kind, items in _SETTERS:
+    for (module_name, setter_name, kind, items), provider in zip(
+        _SETTERS, (built.tracer_provider, built.meter_provider, built.logger_provider), strict=True
+    ):
+        if provider is None:  # a signal OTEL_CONFIG_FILE leaves out: the app may set its own
+            continue
         module = importlib.import_module(module_name)
         original = getattr(module, setter_name)
         if getattr(original, "_otel_run_guard", False):
@@ -96,11 +100,18 @@ def refresh_process_resource(built: Built) -> None:
     """
     from opentelemetry.sdk.resources import Resource
 
-    fresh = Resource({"service.instance.id": str(uuid.uuid4()), "process.pid": os.getpid()})
+    fresh: dict[str, str | int] = {"service.instance.id": str(uuid.uuid4()), "process.pid": os.getpid()}
     for provider in (built.tracer_provider, built.meter_provider, built.logger_provider):
         update = getattr(provider, "_update_resource", None)  # SDK >= 1.39; private, so guarded
-        if update is not None:
-            update(fresh)
+        if update is None:
+            continue
+        attributes = fresh
+        if built.from_file:
+            # The file chose the resource: refresh only what its detectors put there.
+            present = getattr(getattr(provider, "resource", None), "attributes", {})
+            attributes = {key: value for key, value in fresh.items() if key in present}
+        if attributes:
+            update(Resource(attributes))
 
 
 def restart_metric_readers(built: Built) -> None:
