@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as upstream_spans
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -21,7 +22,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceState
 
-from otel_run.runtime.encode import Unsupported, batch, encode_logs, encode_spans
+from otel_run.runtime.encode import Unsupported, batch, encode_logs, encode_spans, install
 
 pytestmark = pytest.mark.timeout(30)
 RESOURCE = Resource({"service.name": "shop", "host.cores": 2}, "https://opentelemetry.io/schemas/1.26.0")
@@ -162,3 +163,46 @@ def test_slices_yield_the_gil_and_change_no_byte(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(batch.time, "sleep", pauses.append)
     assert encode_spans(spans, yield_every=3) == whole
     assert pauses == [0, 0, 0]
+
+
+def test_a_failing_encoder_hands_the_batch_to_upstream_and_says_so_once(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in our encoder loses no batch: upstream's encodes it; one line, a count per batch."""
+    monkeypatch.setitem(install.fallbacks, "traces", 0)
+    monkeypatch.setattr(install, "_told", set())
+
+    def broken(batch: Any, yield_every: int) -> bytes:
+        raise KeyError("oops")
+
+    encode = install.with_fallback(broken, lambda batch: ("upstream's message", batch), "traces")
+    assert encode(["span"]) == ("upstream's message", ["span"])
+    assert encode(["span"]) == ("upstream's message", ["span"])
+    assert install.fallbacks["traces"] == 2
+    lines = [line for line in capfd.readouterr().err.splitlines() if "encoder failed" in line]
+    assert len(lines) == 1 and "otel-run's traces encoder failed on a batch (KeyError" in lines[0]
+
+
+def test_what_upstream_treats_specially_goes_to_upstream_silently(capfd: pytest.CaptureFixture[str]) -> None:
+    """An attribute upstream logs and skips is upstream's business: no line, no count."""
+    before = install.fallbacks["traces"]
+    encode = install.with_fallback(encode_spans, upstream_spans, "traces")
+    span = _span(attributes={"ok": 1, "bad": object()})
+    message = encode([span])
+    assert message.SerializeToString() == upstream_spans([span]).SerializeToString()
+    assert install.fallbacks["traces"] == before
+    assert "encoder failed" not in capfd.readouterr().err
+
+
+def test_our_encoder_serves_upstreams_http_exporter_module() -> None:
+    """After installing, the http/protobuf exporter modules' encode_* return our bytes."""
+    from opentelemetry.exporter.otlp.proto.http import _log_exporter, trace_exporter
+
+    install.use_for_http_protobuf()
+    install.use_for_http_protobuf()  # idempotent: upstream's stays one level down
+    spans = [_span(), _span(name="other")]
+    encoded = trace_exporter.encode_spans(spans)  # type: ignore[attr-defined]
+    assert isinstance(encoded, install.Serialized)
+    assert encoded.SerializePartialToString() == upstream_spans(spans).SerializePartialToString()
+    assert trace_exporter.encode_spans.otel_run_upstream is upstream_spans  # type: ignore[attr-defined]
+    assert not hasattr(_log_exporter.encode_logs.otel_run_upstream, "otel_run_upstream")  # type: ignore[attr-defined]
