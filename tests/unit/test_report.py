@@ -21,13 +21,21 @@ def settings_for(env: Mapping[str, str]) -> Settings:
 @pytest.mark.timeout(10)
 def test_three_signals_to_one_collector_read_as_one() -> None:
     """Signals sharing a collector and protocol are shown once, without their /v1/<signal> paths."""
-    text = startup_line(
-        settings_for({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}), ALL, ["flask", "sqlite3"]
-    )
+    text = startup_line(settings_for({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}), ALL, [])
     assert text == (
-        "service shop; traces+metrics+logs → http://c:4318 over http/protobuf; "
-        "sampler parentbased_always_on; instrumenting flask, sqlite3 (each on import of its library)"
+        "service shop; traces+metrics+logs → http://c:4318 over http/protobuf; sampler parentbased_always_on"
     )
+
+
+@pytest.mark.timeout(10)
+def test_instrumentations_active_now_are_named_the_rest_counted() -> None:
+    """Active instrumentations are named; those armed for a later import are only counted."""
+    settings = settings_for({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"})
+    assert startup_line(settings, ALL, ["logging", "threading"], 41).endswith(
+        "; instrumenting logging, threading (and 41 more on import)"
+    )
+    assert startup_line(settings, ALL, ["logging"], 0).endswith("; instrumenting logging")
+    assert startup_line(settings, ALL, [], 44).endswith("; instrumenting none yet (44 on import)")
 
 
 @pytest.mark.timeout(10)

@@ -198,7 +198,7 @@ def _install(settings: Settings) -> Built:
 
 
 def _arm_instrumentations(settings: Settings) -> None:
-    from otel_run.runtime import importhook, instrument
+    from otel_run.runtime import importhook, instrument, serverhooks
 
     options = settings.file.options() if settings.file else {}
     # We export records through our own tap, so the instrumentation only adds trace
@@ -209,13 +209,13 @@ def _arm_instrumentations(settings: Settings) -> None:
         "inject_trace_context": True,
         "enable_log_auto_instrumentation": False,
     }
-    armer = instrument.Armer(importhook.watcher(), note=report.line, options=options)
+    armer = instrument.Armer(importhook.watcher(), note=report.line, options=options, gates=serverhooks.gates())
     _state.instrumentations = armer.arm(settings.instrumentation_disabled)
     _state.armer = armer
 
 
 def _arm_lifecycle(settings: Settings, built: Built) -> Recorder:
-    from otel_run.runtime import importhook, lifecycle, sdk, status
+    from otel_run.runtime import importhook, lifecycle, sdk, serverhooks, status
     from otel_run.runtime.servers import reloader
     from otel_run.runtime.servers import uwsgi as uwsgi_support
 
@@ -270,6 +270,7 @@ def _arm_lifecycle(settings: Settings, built: Built) -> Recorder:
         )
     imports.watch("multiprocessing", cycle.hook_multiprocessing)
     imports.watch("werkzeug._reloader", lambda module: reloader.hook(module, on_reloader_watcher))
+    serverhooks.arm(imports, cycle)
     return recorder
 
 
@@ -287,9 +288,9 @@ def _verify_and_announce(settings: Settings, built: Built) -> None:
     if settings.announces:
         found = _state.instrumentations
         assert found is not None  # _arm_instrumentations ran
-        instrumented = sorted(found.by_state("active") + found.by_state("waiting"))
+        waiting = len(found.by_state("waiting"))
         startup_line = report.startup_line if settings.file is None else report.file_startup_line
-        report.line(startup_line(settings, active, instrumented))
+        report.line(startup_line(settings, active, found.by_state("active"), waiting))
     if settings.strict and _state.problems:
         _exit_strict("; ".join(_state.problems))
 

@@ -41,6 +41,8 @@ _TARGETS: dict[str, tuple[str, ...]] = {
 }
 
 Note = Callable[[str], None]
+Gate = Callable[[ModuleType, Callable[[], None]], None]
+"""``gate(library_module, proceed)`` calls ``proceed()`` once the library is usable."""
 
 
 @dataclass
@@ -79,10 +81,13 @@ class Armer:
         watcher: ImportWatcher,
         note: Note,
         options: dict[str, dict[str, Any]] | None = None,
+        gates: dict[str, Gate] | None = None,
     ) -> None:
         self.watcher = watcher
         self.note = note
         self.options = options or {}
+        self.gates = gates or {}
+        """Instrumentors enabled later than their library's import (Django: once settings are read)."""
         self.found = Instrumentations()
         self._lock = threading.RLock()
         self._blocked: dict[str, tuple[Instrumentation, str]] = {}
@@ -103,8 +108,13 @@ class Armer:
         return self.found
 
     def _on_import(self, item: Instrumentation) -> Callable[[ModuleType], None]:
+        gate = self.gates.get(item.name)
+
         def activate(module: ModuleType) -> None:
-            self.activate(item, module)
+            if gate is not None:
+                gate(module, lambda: self.activate(item, module))
+            else:
+                self.activate(item, module)
 
         return activate
 

@@ -80,6 +80,14 @@ class Lifecycle:
             except (ValueError, OSError):  # not allowed here (embedded interpreter): exit hook only
                 pass
 
+    def rearm_sigterm(self) -> None:
+        """Install the SIGTERM flush again if a server reset SIGTERM to the default action."""
+        try:
+            if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, self._on_sigterm)
+        except (ValueError, OSError):  # not the main thread
+            pass
+
     def shutdown(self, reason: str = "exit") -> Outcome:
         """Flush and shut every provider down once; later calls return the first outcome."""
         with self._lock:

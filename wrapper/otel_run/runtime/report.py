@@ -41,11 +41,16 @@ def warn_all(warnings: Sequence[str], stream: TextIO | None = None) -> None:
         line(warning, stream)
 
 
-def startup_line(settings: Settings, active_signals: Sequence[str], instrumented: Sequence[str]) -> str:
-    """The one startup line: service, where each signal goes and how, sampler.
+def startup_line(
+    settings: Settings, active_signals: Sequence[str], instrumented: Sequence[str], on_import: int = 0
+) -> str:
+    """The one startup line: service, where each signal goes and how, sampler, instrumentations.
 
     ``active_signals`` are the signals verified to have an exporter behind them;
-    ``instrumented`` the instrumentors armed (active now, or on their library's import).
+    ``instrumented`` the instrumentors active now (their library is already imported);
+    ``on_import`` how many more are armed for their library's import. Only a count of
+    those: with every mainstream instrumentation installed, their names would fill the
+    line with libraries the app never imports (``otel-run doctor`` lists them).
     """
     service = settings.service_name
     if settings.service_name_derived:
@@ -60,12 +65,14 @@ def startup_line(settings: Settings, active_signals: Sequence[str], instrumented
     off = [name for name in ("traces", "metrics", "logs") if name not in active_signals]
     if off:
         parts.append("off: " + ", ".join(off))
-    if instrumented:
-        parts.append("instrumenting " + ", ".join(instrumented) + " (each on import of its library)")
+    if instrumented or on_import:
+        parts.append(_instrumenting(instrumented, on_import))
     return "; ".join(parts)
 
 
-def file_startup_line(settings: Settings, active_signals: Sequence[str], instrumented: Sequence[str]) -> str:
+def file_startup_line(
+    settings: Settings, active_signals: Sequence[str], instrumented: Sequence[str], on_import: int = 0
+) -> str:
     """The startup line of an app configured by ``OTEL_CONFIG_FILE``: what the file set up."""
     file = settings.file
     assert file is not None  # only called with a loaded file
@@ -95,9 +102,16 @@ def file_startup_line(settings: Settings, active_signals: Sequence[str], instrum
     off = [name for name in ("traces", "metrics", "logs") if name not in active_signals]
     if off:
         parts.append("off: " + ", ".join(off))
-    if instrumented:
-        parts.append("instrumenting " + ", ".join(instrumented) + " (each on import of its library)")
+    if instrumented or on_import:
+        parts.append(_instrumenting(instrumented, on_import))
     return "; ".join(parts)
+
+
+def _instrumenting(active: Sequence[str], on_import: int) -> str:
+    if not active:
+        return f"instrumenting none yet ({on_import} on import)"
+    text = "instrumenting " + ", ".join(active)
+    return text + (f" (and {on_import} more on import)" if on_import else "")
 
 
 def _destinations(signals: Sequence[SignalSettings]) -> str:

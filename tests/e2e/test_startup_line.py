@@ -1,0 +1,58 @@
+"""The startup line names the instrumentations active now and counts those armed for later imports."""
+
+from __future__ import annotations
+
+import re
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+
+from apps import otlp_env, run_script, startup_lines
+from otel_run.receiver import Receiver
+
+
+def _installed() -> set[str]:
+    return {entry.name for entry in entry_points(group="opentelemetry_instrumentor")}
+
+
+@pytest.mark.timeout(60)
+def test_startup_line_names_active_and_counts_the_rest(receiver: Receiver, tmp_path: Path) -> None:
+    """For a bare script: asyncio, logging and threading are active (the boot imports them); the
+    others are counted, and every instrumentor loaded without a complaint."""
+    result = run_script("pass\n", otlp_env(receiver), tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = startup_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    found = re.search(r"; instrumenting ([a-z0-9_, -]+) \(and (\d+) more on import\)$", lines[0])
+    assert found, lines[0]
+    active = found.group(1).split(", ")
+    assert active == ["asyncio", "logging", "threading"]
+    assert int(found.group(2)) == len(_installed() - set(active))
+    assert "could not be loaded" not in result.stderr and "failed" not in result.stderr
+
+
+ASYNCIO_APP = """
+import asyncio
+
+async def checkout_total():
+    await asyncio.sleep(0)
+    return 3
+
+async def main():
+    return await asyncio.create_task(checkout_total())
+
+print(asyncio.run(main()))
+"""
+
+
+@pytest.mark.timeout(60)
+def test_asyncio_instrumentation_is_active(receiver: Receiver, tmp_path: Path) -> None:
+    """asyncio is imported while wrapt, which its instrumentor needs, is half imported: the
+    instrumentor is enabled once wrapt is complete, and traces the coroutines it is asked to."""
+    env = otlp_env(receiver, OTEL_PYTHON_ASYNCIO_COROUTINE_NAMES_TO_TRACE="checkout_total")
+    result = run_script(ASYNCIO_APP, env, tmp_path)
+    assert result.returncode == 0 and result.stdout == "3\n", result.stderr
+    assert receiver.store.wait_for(
+        lambda store: any(s.name == "asyncio coro-checkout_total" for s in store.spans()), 10
+    ), [s.name for s in receiver.store.spans()]

@@ -1,0 +1,31 @@
+"""Arm the adapters of ``runtime/servers/`` on the import of the server each one adapts.
+
+Boot calls ``gates()`` for the instrumentors that must wait past their library's import,
+and ``arm()`` once the lifecycle exists. Nothing of a server is imported here: each
+adapter runs when the app imports that server.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from otel_run.runtime.servers import django as django_support
+from otel_run.runtime.servers import uvicorn as uvicorn_support
+
+if TYPE_CHECKING:
+    from otel_run.runtime.importhook import ImportWatcher
+    from otel_run.runtime.instrument import Gate
+    from otel_run.runtime.lifecycle import Lifecycle
+
+
+def gates() -> dict[str, Gate]:
+    """Instrumentor name -> when, after its library's import, it can be enabled."""
+    return {"django": django_support.when_settings_ready}
+
+
+def arm(imports: ImportWatcher, cycle: Lifecycle) -> None:
+    """Watch for the servers whose worker or reloader model needs an adapter."""
+    imports.watch(
+        "django.utils.autoreload", lambda module: django_support.hook_autoreload(module, cycle.budget_s)
+    )
+    imports.watch("uvicorn.workers", lambda module: uvicorn_support.hook_worker(module, cycle.rearm_sigterm))
