@@ -209,7 +209,7 @@ def _arm_instrumentations(settings: Settings) -> None:
         "inject_trace_context": True,
         "enable_log_auto_instrumentation": False,
     }
-    armer = instrument.Armer(importhook.watcher(), note=report.line, options=options, gates=serverhooks.gates())
+    armer = instrument.Armer(importhook.watcher(), report.line, options, serverhooks.gates())
     _state.instrumentations = armer.arm(settings.instrumentation_disabled)
     _state.armer = armer
 
