@@ -100,7 +100,7 @@ def test_example_file_exports_traces_metrics_and_logs(receiver: Receiver) -> Non
         f"{receiver.http_url} over http/protobuf; sampler parent_based(root: trace_id_ratio_based 1); "
         "instrumenting "
     ), lines
-    assert " flask, " in startup
+    assert startup.endswith(" more on import)"), startup  # flask is armed for its import, counted
     assert any(
         "is the configuration, so OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_TRACES_SAMPLER are ignored" in line
         for line in lines
