@@ -180,6 +180,101 @@ def test_export_trouble_stays_out_of_pytest_capture(tmp_path: Path) -> None:
         assert any("traces" in line for line in ours(traced.stderr)), (capture, traced.stderr)
 
 
+# -- 4. OTEL_PYTHON_LOG_CORRELATION keeps the app's logging configuration -------------------------
+
+CONFIGURED_LOGGING = {
+    "basicConfig": """
+        import logging, sys
+        fmt = "%(levelname)s|%(name)s|%(message)s"
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stdout, format=fmt)
+        logging.getLogger("app").debug("a debug line")
+        logging.getLogger("app").warning("a warning")
+    """,
+    "own handler": """
+        import logging, sys
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logging.getLogger("app").addHandler(handler)
+        logging.getLogger("app").warning("once, on stdout")
+    """,
+    "dictConfig": """
+        import logging.config, sys
+        logging.config.dictConfig({
+            "version": 1,
+            "handlers": {"out": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}},
+            "root": {"handlers": ["out"], "level": "DEBUG"},
+        })
+        logging.getLogger("app").debug("debug via dictConfig")
+    """,
+}
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("how", sorted(CONFIGURED_LOGGING))
+def test_log_correlation_keeps_the_apps_logging_config(how: str, receiver: Receiver, tmp_path: Path) -> None:
+    """With OTEL_PYTHON_LOG_CORRELATION=true an app that configures logging prints exactly what it
+    prints without otel-run: same stream, format and levels, nothing twice."""
+    env = otlp_env(receiver, OTEL_PYTHON_LOG_CORRELATION="true", OTEL_RUN_QUIET="true")
+    reference, traced = run_both(CONFIGURED_LOGGING[how], env, tmp_path)
+    assert reference.returncode == 0, reference.stderr
+    assert reference.stdout.strip(), "the reference app logs to stdout"
+    assert (traced.returncode, traced.stdout, traced.stderr) == (0, reference.stdout, reference.stderr)
+
+
+@pytest.mark.timeout(60)
+def test_log_correlation_still_formats_an_unconfigured_app(receiver: Receiver, tmp_path: Path) -> None:
+    """An app that never configures logging gets upstream's correlation format, with the trace id."""
+    source = """
+    import logging
+    from opentelemetry import trace
+    with trace.get_tracer("t").start_as_current_span("s") as span:
+        logging.getLogger("app").info("inside a span")
+        print(format(span.get_span_context().trace_id, "032x"))
+    """
+    env = otlp_env(receiver, OTEL_PYTHON_LOG_CORRELATION="true", OTEL_RUN_QUIET="true")
+    reference, traced = run_both(source, env, tmp_path)
+    assert reference.stderr == ""  # INFO is below Python's default level
+    trace_id = traced.stdout.strip()
+    (line,) = traced.stderr.splitlines()
+    assert line.endswith("- inside a span") and f"trace_id={trace_id}" in line, line
+
+
+# -- 5. the export path makes no telemetry and no app-visible lines ------------------------------
+
+DEBUG_APP = """
+import logging, sys, time
+import requests  # instrumented: the exporters' own requests must not become spans
+from opentelemetry import trace
+logging.basicConfig(level=logging.DEBUG, stream=sys.stdout)
+log = logging.getLogger("app")
+with trace.get_tracer("app").start_as_current_span("work"):
+    log.info("the one real record")
+for _ in range(10):  # several export rounds while the app logs at DEBUG
+    time.sleep(0.2)
+log.debug("done")
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+@pytest.mark.parametrize("logs", ["otlp", "none"])
+def test_debug_logging_app_sees_no_exporter_traffic(
+    protocol: str, logs: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    """An app logging at DEBUG prints what it prints without otel-run (no urllib3 "POST /v1/..."),
+    and only its own records and spans are exported: no feedback loop."""
+    env = otlp_env(receiver, protocol, OTEL_LOGS_EXPORTER=logs, OTEL_RUN_QUIET="true")
+    reference, traced = run_both(DEBUG_APP, env, tmp_path)
+    assert reference.returncode == 0, reference.stderr
+    assert (traced.returncode, traced.stdout) == (0, reference.stdout), traced.stderr
+    assert theirs(traced.stderr) == theirs(reference.stderr)
+    assert receiver.store.wait_for(lambda store: any(s.name == "work" for s in store.spans()), 10)
+    if logs == "otlp":
+        assert receiver.store.wait_for(lambda store: any(r.body == "done" for r in store.logs()), 10)
+        assert [r.body for r in receiver.store.logs()] == ["the one real record", "done"]
+    assert [s.name for s in receiver.store.spans()] == ["work"]
+
+
 # -- 10. encodings ---------------------------------------------------------------------------------------
 
 

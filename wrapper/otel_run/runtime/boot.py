@@ -192,13 +192,13 @@ def _install(settings: Settings) -> Built:
     report.warn_all(built.problems)
     sdk.install(built)
     sdk.guard_globals(built, report.line)
-    if settings.logs.exporters and built.logger_provider is not None:
-        logs.tap(logs.make_handler(built.logger_provider))
+    exported = settings.logs.exporters and built.logger_provider is not None
+    logs.tap(logs.make_handler(built.logger_provider) if exported else None)
     return built
 
 
 def _arm_instrumentations(settings: Settings) -> None:
-    from otel_run.runtime import importhook, instrument, serverhooks
+    from otel_run.runtime import importhook, instrument, logformat, serverhooks
 
     options = settings.file.options() if settings.file else {}
     # We export records through our own tap, so the instrumentation only adds trace
@@ -210,7 +210,8 @@ def _arm_instrumentations(settings: Settings) -> None:
         "enable_log_auto_instrumentation": False,
     }
     armer = instrument.Armer(importhook.watcher(), report.line, options, serverhooks.gates())
-    _state.instrumentations = armer.arm(settings.instrumentation_disabled)
+    with logformat.defaults_only(settings.log_correlation):
+        _state.instrumentations = armer.arm(settings.instrumentation_disabled)
     _state.armer = armer
 
 

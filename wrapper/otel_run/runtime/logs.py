@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from otel_run.runtime.exportpath import in_export_path
+
 # Records from the SDK and from otel-run itself are not exported: an export error
 # logged while exporting must not feed back into the exporter.
 _OWN_LOGGERS = ("opentelemetry", "otel_run")
@@ -84,19 +86,24 @@ def _handled_by_app_otel_handler(logger: logging.Logger, types: tuple[type, ...]
     return False
 
 
-def tap(handler: logging.Handler) -> None:
-    """Send every record the app's loggers accept to ``handler`` too. Idempotent."""
+def tap(handler: logging.Handler | None) -> None:
+    """Send every record the app's loggers accept to ``handler`` too (None: logs are not
+    exported), and drop other libraries' records made on the export path. Idempotent."""
     global _original_call_handlers
     if _original_call_handlers is not None:
         return
     original = logging.Logger.callHandlers
     _original_call_handlers = original
-    types = otel_handler_types()
+    types = otel_handler_types() if handler is not None else ()
 
     def callHandlers(self: logging.Logger, record: logging.LogRecord) -> None:
+        own = record.name.startswith(_OWN_LOGGERS)
+        if not own and in_export_path():
+            return  # urllib3's "POST /v1/logs" and the like: not the app's (see exportpath)
         try:
             if (
-                not record.name.startswith(_OWN_LOGGERS)
+                handler is not None
+                and not own
                 and record.levelno >= handler.level
                 and not _handled_by_app_otel_handler(self, types)
             ):

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from otel_run.config.settings import Settings, SignalSettings
 from otel_run.runtime import entrypoints
+from otel_run.runtime.exportpath import QuietExporter
 from otel_run.runtime.exportwatch import WatchedExporter, destination_for, export_result
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def exporters_for(signal: SignalSettings, built: Built) -> list[Any]:
             built.watcher.destinations[signal.signal] = destination_for(
                 signal.signal, signal.endpoint, signal.endpoint_source, signal.protocol
             )
-        made.append(exporter)
+        made.append(QuietExporter(exporter))
     return made
 
 
