@@ -6,6 +6,7 @@ Each test runs the same command with and without otel-run and compares what the 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import textwrap
 from collections.abc import Mapping
@@ -273,6 +274,218 @@ def test_debug_logging_app_sees_no_exporter_traffic(
         assert receiver.store.wait_for(lambda store: any(r.body == "done" for r in store.logs()), 10)
         assert [r.body for r in receiver.store.logs()] == ["the one real record", "done"]
     assert [s.name for s in receiver.store.spans()] == ["work"]
+
+
+# -- 6. gevent and eventlet ------------------------------------------------------------------------
+
+PATCHED_FIRST = {
+    "gevent": "from gevent import monkey; monkey.patch_all()",
+    "eventlet": "import eventlet; eventlet.monkey_patch()",
+}
+GREEN_APP = """
+import logging, time
+from opentelemetry import trace
+with trace.get_tracer("app").start_as_current_span("green work"):
+    logging.getLogger("app").warning("from a green app")
+time.sleep(0.3)
+print("done")
+"""
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("library", sorted(PATCHED_FIRST))
+@pytest.mark.parametrize("where", ["first line", "after imports"])
+def test_monkey_patching_app_exits_without_tracebacks(
+    library: str, where: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    """An app that monkey-patches with gevent or eventlet exits without the KeyError tracebacks
+    from threading._delete. Patching first (the documented idiom), it prints and exits exactly
+    as without otel-run and its span arrives. Repeated."""
+    patch = PATCHED_FIRST[library]
+    first = where == "first line"
+    source = f"{patch}\n{GREEN_APP}" if first else f"import logging, time\n{patch}\n{GREEN_APP}"
+    env = otlp_env(receiver, OTEL_RUN_QUIET="true", OTEL_RUN_SHUTDOWN_TIMEOUT="3000")
+    for attempt in range(REPEAT):
+        reference, traced = run_both(source, env, tmp_path)
+        assert reference.returncode == 0, reference.stderr
+        assert (traced.returncode, traced.stdout) == (0, reference.stdout), traced.stderr
+        assert "KeyError" not in traced.stderr and "_delete" not in traced.stderr, traced.stderr
+        if not first:
+            continue  # patched late, the SDK's threads are real threads: see docs/invisible.md
+        assert traced.stderr == reference.stderr, (attempt, traced.stderr)
+        assert receiver.store.wait_for(
+            lambda store, n=attempt + 1: sum(s.name == "green work" for s in store.spans()) >= n, 10
+        ), (attempt, traced.stderr)
+
+
+@pytest.mark.timeout(300)
+def test_gunicorn_gevent_workers_stop_cleanly(receiver: Receiver) -> None:
+    """`gunicorn -k gevent`: every request's span arrives and SIGTERM stops master and workers
+    without tracebacks or a flush that runs out of time. Repeated."""
+    from apps import BIN, server
+
+    for attempt in range(REPEAT):
+        port = free_port()
+        command = [str(BIN / "gunicorn"), "-k", "gevent", "-w", "2", "-b", f"127.0.0.1:{port}"]
+        env = otlp_env(receiver, OTEL_SERVICE_NAME=f"green-{attempt}", OTEL_RUN_SHUTDOWN_TIMEOUT="3000")
+        with server([*command, "sample_app.app:app"], env, port) as app:
+            for _ in range(10):
+                assert app.get("/items").status_code == 200
+            status = app.stop()
+        assert status == 0, app.stderr
+        for sign in ("Traceback", "KeyError", "did not finish", "could not create"):
+            assert sign not in app.stderr, (attempt, app.stderr)
+        assert receiver.store.wait_for(
+            lambda store, n=attempt: (
+                sum(s.name == "GET /items" and s.service == f"green-{n}" for s in store.spans()) >= 10
+            ),
+            10,
+        ), (attempt, app.stderr)
+
+
+# -- 7. a foreign interpreter keeps its own sitecustomize ---------------------------------------------
+
+
+@pytest.fixture
+def foreign_python(tmp_path: Path) -> Path:
+    """A venv without otel-run, whose site-packages has a sitecustomize of its own."""
+    venv = tmp_path / "foreign"
+    subprocess.run([PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    (site_packages,) = venv.glob("lib/python*/site-packages")
+    (site_packages / "sitecustomize.py").write_text("print('the foreign sitecustomize ran')\n")
+    return venv / "bin" / "python"
+
+
+@pytest.mark.timeout(90)
+def test_foreign_interpreter_keeps_its_sitecustomize(foreign_python: Path, tmp_path: Path) -> None:
+    """`otel-run /other/venv/bin/python app.py`: the app's own sitecustomize still runs, its output and
+    status are unchanged, and one line says telemetry is off and why; a child of it says nothing."""
+    (tmp_path / "app.py").write_text(
+        "import subprocess, sys\nprint('app ran')\n"
+        "subprocess.run([sys.executable, '-c', 'pass'], check=True)\n"
+    )
+    env = clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=dead_endpoint())
+    reference = _run([str(foreign_python), "app.py"], env, tmp_path)
+    traced = _run([OTEL_RUN, str(foreign_python), "app.py"], env, tmp_path)
+    assert reference.stdout == "the foreign sitecustomize ran\napp ran\nthe foreign sitecustomize ran\n"
+    assert (traced.returncode, traced.stdout) == (0, reference.stdout), traced.stderr
+    (line,) = ours(traced.stderr)
+    assert f"otel_run cannot be imported in {foreign_python}" in line and "telemetry is off" in line
+    assert theirs(traced.stderr) == theirs(reference.stderr)
+
+
+@pytest.mark.timeout(90)
+def test_foreign_interpreter_fails_closed_in_strict_mode(foreign_python: Path, tmp_path: Path) -> None:
+    """With OTEL_RUN_STRICT=true a foreign interpreter exits 70, before the app runs."""
+    (tmp_path / "app.py").write_text("print('app ran')\n")
+    env = clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=dead_endpoint(), OTEL_RUN_STRICT="true")
+    traced = _run([OTEL_RUN, str(foreign_python), "app.py"], env, tmp_path)
+    assert traced.returncode == 70, traced.stderr
+    assert "app ran" not in traced.stdout
+    (line,) = ours(traced.stderr)
+    assert line.startswith("otel-run: OTEL_RUN_STRICT=true and otel_run cannot be imported")
+
+
+# -- 8. a user sitecustomize runs once per process ---------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("launcher", ["otel-run", "python -m otel_run"])
+@pytest.mark.parametrize("boot_on_path", [False, True], ids=["plain", "image"])
+def test_user_sitecustomize_runs_once_per_process(
+    launcher: str, boot_on_path: bool, receiver: Receiver, tmp_path: Path
+) -> None:
+    """A sitecustomize on PYTHONPATH runs exactly once in the app's PID, as without otel-run (and not
+    also in the launcher, which execs the app in the same PID); also with the boot directory already
+    on PYTHONPATH, as in the image."""
+    from otel_run.launch import boot_dir
+
+    custom = tmp_path / "custom"
+    custom.mkdir()
+    ran = tmp_path / "ran.log"
+    (custom / "sitecustomize.py").write_text(
+        f"import os\nwith open({str(ran)!r}, 'a') as log:\n    log.write(f'{{os.getpid()}}\\n')\n"
+    )
+    (tmp_path / "app.py").write_text("import os\nprint(os.getpid())\n")
+    path = os.pathsep.join([str(boot_dir()), str(custom)] if boot_on_path else [str(custom)])
+    env = otlp_env(receiver, PYTHONPATH=path, OTEL_RUN_QUIET="true")
+    reference = _run([PYTHON, "app.py"], dict(env, PYTHONPATH=str(custom)), tmp_path)
+    assert ran.read_text() == reference.stdout
+    ran.unlink()
+    command = [OTEL_RUN] if launcher == "otel-run" else [PYTHON, "-m", "otel_run"]
+    traced = _run([*command, PYTHON, "app.py"], env, tmp_path)
+    assert traced.returncode == 0, traced.stderr
+    assert ran.read_text() == traced.stdout, "the user's sitecustomize ran a second time"
+
+
+# -- 9. interpreter flags ----------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("flags", [["-I"], ["-E"], ["-S"], ["-X", "dev", "-Es"], ["-W", "error", "-I"]])
+def test_flags_that_keep_the_boot_out_are_named(flags: list[str], receiver: Receiver, tmp_path: Path) -> None:
+    """`python -I` / `-E` / `-S` cannot boot: the app runs as without otel-run and one line names the
+    flag and the fix; OTEL_RUN_STRICT=true makes it exit 70 instead."""
+    (tmp_path / "app.py").write_text("print('app ran')\n")
+    reference, traced = run_both("print('app ran')\n", otlp_env(receiver), tmp_path, tuple(flags))
+    assert (traced.returncode, traced.stdout) == (reference.returncode, reference.stdout)
+    assert theirs(traced.stderr) == theirs(reference.stderr)
+    blocking = next(flag for flag in "IES" if any(flag in word for word in flags if word.startswith("-")))
+    (line,) = ours(traced.stderr)
+    assert f"'{Path(PYTHON).name} -{blocking}'" in line and f"drop -{blocking}" in line, line
+    strict = _run([OTEL_RUN, PYTHON, *flags, "app.py"], otlp_env(receiver, OTEL_RUN_STRICT="true"), tmp_path)
+    assert (strict.returncode, strict.stdout) == (70, ""), strict.stderr
+
+
+@pytest.mark.timeout(60)
+def test_shebang_with_isolation_flag_is_named(receiver: Receiver, tmp_path: Path) -> None:
+    """A script whose #! line runs Python with -I gets the same line as `python -I script`."""
+    script = tmp_path / "tool"
+    script.write_text(f"#!/usr/bin/env -S {PYTHON} -I\nprint('tool ran')\n")
+    script.chmod(0o755)
+    traced = _run([OTEL_RUN, str(script)], otlp_env(receiver), tmp_path)
+    assert (traced.returncode, traced.stdout) == (0, "tool ran\n")
+    (line,) = ours(traced.stderr)
+    assert "-I' ignores PYTHONPATH" in line
+
+
+@pytest.mark.timeout(60)
+def test_harmless_flags_boot_silently(receiver: Receiver, tmp_path: Path) -> None:
+    """-s, -B, -u, -X importtime=0 and -c code mentioning -I do not block the boot: no flag line."""
+    for flags in (["-s"], ["-B", "-u"], ["-c", "print('app ran') # -I"]):
+        command = [OTEL_RUN, PYTHON, *flags] + ([] if "-c" in flags else ["app.py"])
+        (tmp_path / "app.py").write_text("print('app ran')\n")
+        traced = _run(command, otlp_env(receiver, OTEL_RUN_QUIET="true"), tmp_path)
+        assert (traced.returncode, traced.stdout, traced.stderr) == (0, "app ran\n", ""), flags
+
+
+EXPORTING_APP = """
+import logging, time
+from opentelemetry import trace
+log = logging.getLogger("app")
+for i in range(30):  # exports on the batch threads while running, and more in the exit flush
+    with trace.get_tracer("app").start_as_current_span("step"):
+        log.warning("step %d", i)
+    time.sleep(0.03)
+print("done")
+"""
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("flags", [("-X", "dev"), ("-W", "error")])
+def test_dev_mode_and_warnings_as_errors_show_no_exporter_resource_warnings(
+    flags: tuple[str, ...], receiver: Receiver, tmp_path: Path
+) -> None:
+    """Under -X dev and -W error the exporters leave no unclosed socket behind (no ResourceWarning,
+    no "Exception ignored" traceback): stderr is the app's own, as without otel-run. Repeated."""
+    env = otlp_env(
+        receiver, OTEL_BSP_SCHEDULE_DELAY="50", OTEL_BLRP_SCHEDULE_DELAY="50", OTEL_RUN_QUIET="true"
+    )
+    for attempt in range(REPEAT):
+        reference, traced = run_both(EXPORTING_APP, env, tmp_path, flags)
+        assert (traced.returncode, traced.stdout) == (reference.returncode, reference.stdout), traced.stderr
+        assert traced.stderr == reference.stderr, (attempt, traced.stderr)
+    assert receiver.store.wait_for(lambda store: len(store.spans()) >= 30 * REPEAT, 10)
 
 
 # -- 10. encodings ---------------------------------------------------------------------------------------

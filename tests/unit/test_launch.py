@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from otel_run.cli import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, explain_exec_error
-from otel_run.launch import BOOTED_MARKER, boot_dir, build_env
+from otel_run.launch import BOOTED_MARKER, boot_blocker, boot_dir, build_env
 
 BOOT = Path("/opt/otel-run/_boot")
 SEP = os.pathsep
@@ -159,3 +159,82 @@ def test_the_launched_command_is_not_a_child() -> None:
     env = build_env({"OTEL_RUN_PARENT_PID": "1234", "HOME": "/root"}, BOOT)
     assert "OTEL_RUN_PARENT_PID" not in env
     assert env["HOME"] == "/root"
+
+
+def _no_shebang(program: str) -> str | None:
+    return None
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["python", "-I", "app.py"], "I"),
+        (["python3.12", "-E", "app.py"], "E"),
+        (["/usr/bin/python3", "-S", "app.py"], "S"),
+        (["python", "-bbI", "app.py"], "I"),
+        (["python", "-W", "error", "-Es", "app.py"], "E"),
+        (["python", "-Xdev", "-I", "-m", "pkg"], "I"),
+        (["python", "--check-hash-based-pycs", "always", "-I", "app.py"], "I"),
+    ],
+)
+def test_flags_that_keep_the_boot_out_are_found(argv: list[str], flag: str) -> None:
+    """-I, -E and -S among Python's own options are named, with the fix."""
+    found = boot_blocker(argv, _no_shebang)
+    assert found is not None
+    problem, fix = found
+    assert f" -{flag}'" in problem and fix.startswith(f"drop -{flag}")
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["python", "app.py", "-I"],  # the app's own argument
+        ["python", "-c", "pass", "-E"],
+        ["python", "-m", "pkg", "-S"],
+        ["python", "-W", "-I", "app.py"],  # -I is -W's value here
+        ["python", "-s", "-B", "app.py"],
+        ["gunicorn", "-I"],
+        [],
+    ],
+)
+def test_other_commands_and_flags_are_left_alone(argv: list[str]) -> None:
+    """Options after the script, -c or -m, option values, and non-Python commands are not flags."""
+    assert boot_blocker(argv, _no_shebang) is None
+
+
+@pytest.mark.timeout(10)
+def test_a_shebang_line_is_read_for_flags() -> None:
+    """A script whose #! line runs Python with -I (directly or through env -S) is named."""
+    for line in ("#!/usr/bin/python3 -I", "#!/usr/bin/env -S python3 -Es", "#!/usr/bin/env python3 -I"):
+        assert boot_blocker(["./tool"], lambda program, line=line: line) is not None, line
+    assert boot_blocker(["./tool"], lambda program: "#!/bin/sh -e") is None
+    assert boot_blocker(["./tool"], lambda program: "#!/usr/bin/python3") is None
+
+
+@pytest.mark.timeout(10)
+def test_monkey_patch_first_is_planned_only_for_certain_commands() -> None:
+    """The boot patches first only where the command certainly patches first."""
+    from otel_run.runtime.greenlets import planned_patch
+
+    scripts = {
+        "first.py": "from gevent import monkey; monkey.patch_all()\nimport app\n",
+        "doc.py": '"""Doc."""\n# comment\nfrom __future__ import annotations\n'
+        "import eventlet\neventlet.monkey_patch()\n",
+        "args.py": "from gevent import monkey; monkey.patch_all(thread=False)\n",
+        "late.py": "import os\nfrom gevent import monkey; monkey.patch_all()\n",
+    }
+
+    def plan(*argv: str) -> tuple[str, int] | None:
+        found = planned_patch(["python", *argv], scripts.get)
+        return None if found is None else (found.library, found.lineno)
+
+    assert plan("first.py") == ("gevent", 1)
+    assert plan("doc.py") == ("eventlet", 4)
+    assert plan("args.py") is None and plan("late.py") is None and plan("missing.py") is None
+    assert plan("/venv/bin/gunicorn", "-k", "gevent", "app:app") == ("gevent", 1)
+    assert plan("-m", "gunicorn", "--worker-class=eventlet", "app:app") == ("eventlet", 1)
+    assert plan("-m", "celery", "-A", "tasks", "worker", "-P", "gevent") == ("gevent", 1)
+    assert plan("/venv/bin/gunicorn", "-k", "gthread", "app:app") is None
+    assert plan("-c", "from gevent import monkey; monkey.patch_all()") is None

@@ -18,6 +18,7 @@ from otel_run import __version__
 EXIT_USAGE = 2
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
+EXIT_STRICT = 70  # as the boot's: OTEL_RUN_STRICT=true and telemetry cannot be set up
 
 USAGE = """\
 usage: otel-run [--] COMMAND [ARGS...]    run COMMAND with OpenTelemetry configured
@@ -76,6 +77,9 @@ def run(command: Sequence[str]) -> int:
     from otel_run import launch
 
     env = launch.build_env(os.environ, launch.boot_dir())
+    blocker = launch.boot_blocker(command, lambda program: _first_line(program, env.get("PATH", os.defpath)))
+    if blocker is not None and _says_blocked(blocker):
+        return EXIT_STRICT
     try:
         launch.exec_app(command, env)
     except OSError as error:
@@ -83,6 +87,35 @@ def run(command: Sequence[str]) -> int:
         sys.stderr.write(f"otel-run: {message}\n")
         return code
     return 0  # not reached: exec_app only returns by raising
+
+
+def _says_blocked(blocker: tuple[str, str]) -> bool:
+    """One line saying why the app will run without telemetry; True if strict mode forbids running it."""
+    from otel_run.config.settings import Settings  # here: only this rare path needs the settings
+
+    settings = Settings.from_env(os.environ)
+    problem, fix = blocker
+    if settings.disabled:
+        return False
+    if settings.strict:
+        sys.stderr.write(
+            f"otel-run: OTEL_RUN_STRICT=true and {problem}; exiting {EXIT_STRICT}. To trace it, {fix}\n"
+        )
+        return True
+    sys.stderr.write(f"otel-run: {problem} and the app runs without telemetry; to trace it, {fix}\n")
+    return False
+
+
+def _first_line(program: str, path: str) -> str | None:
+    """The first line of ``program`` (looked up on ``path``), or None if it cannot be read."""
+    found = program if os.sep in program else shutil.which(program, path=path)
+    if not found:
+        return None
+    try:
+        with open(found, "rb") as handle:
+            return handle.readline(512).decode("utf-8", "replace").strip()
+    except OSError:
+        return None
 
 
 def explain_exec_error(program: str, error: OSError, path: str) -> tuple[int, str]:

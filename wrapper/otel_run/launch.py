@@ -7,7 +7,8 @@ PID, signals and exit status are the application's own. Nothing here reads ``OTE
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from otel_run.config import envvars
@@ -50,6 +51,74 @@ def _resolved(entry: str) -> str:
         return str(Path(entry).resolve())
     except (OSError, RuntimeError):
         return entry
+
+
+# Interpreter options that keep the boot from running: -E and -I ignore PYTHONPATH (where the
+# boot directory is), -S skips the site module (which imports sitecustomize).
+_BLOCKING_FLAGS = {
+    "I": "ignores PYTHONPATH",
+    "E": "ignores PYTHONPATH",
+    "S": "skips the site module, which imports sitecustomize",
+}
+_FIXES = {
+    "I": "drop -I (-s -P keep the rest of its isolation)",
+    "E": "drop -E",
+    "S": "drop -S",
+}
+_PYTHON_NAME = re.compile(r"(python|pypy)[\d.]*")
+
+
+def boot_blocker(argv: Sequence[str], shebang: Callable[[str], str | None]) -> tuple[str, str] | None:
+    """Why the boot cannot run in the Python that ``argv`` starts, and the fix; or None.
+
+    ``argv`` is the command given to otel-run; ``shebang(program)`` returns the first line
+    of ``program`` (found on ``PATH``) or None, for scripts whose ``#!`` line runs Python
+    with such a flag. Pure: the caller does the reading.
+    """
+    if not argv:
+        return None
+    words = list(argv)
+    if not _PYTHON_NAME.fullmatch(os.path.basename(words[0])):
+        line = shebang(words[0])
+        if not line or not line.startswith("#!"):
+            return None
+        words = line[2:].split()
+        if words and os.path.basename(words[0]) == "env":  # #!/usr/bin/env -S python3 -I
+            words = words[1:]
+            while words and words[0].startswith("-"):
+                words = words[1:]
+        if not words or not _PYTHON_NAME.fullmatch(os.path.basename(words[0])):
+            return None
+    flag = _first_blocking_flag(words[1:])
+    if flag is None:
+        return None
+    name = os.path.basename(words[0])
+    return f"'{name} -{flag}' {_BLOCKING_FLAGS[flag]}, so otel-run cannot boot in it", _FIXES[flag]
+
+
+def _first_blocking_flag(options: Sequence[str]) -> str | None:
+    """The first of -I, -E, -S among Python's options, which end at the script, -c or -m."""
+    index = 0
+    while index < len(options):
+        option = options[index]
+        if option.startswith("--"):
+            if option == "--":
+                return None
+            index += 2 if option == "--check-hash-based-pycs" else 1  # the one long option with a value
+            continue
+        if not option.startswith("-") or option == "-":
+            return None  # the script, or '-' for standard input
+        for position, letter in enumerate(option[1:], start=1):
+            if letter in _BLOCKING_FLAGS:
+                return letter
+            if letter in "cm":
+                return None  # what follows is the program and its arguments
+            if letter in "WX":
+                if position == len(option) - 1:
+                    index += 1  # its value is the next word
+                break
+        index += 1
+    return None
 
 
 def exec_app(argv: Sequence[str], env: Mapping[str, str]) -> None:

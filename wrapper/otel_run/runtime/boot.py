@@ -150,6 +150,11 @@ def tool_not_app(argv: list[str]) -> str | None:
 
 
 def _boot(settings: Settings) -> None:
+    from otel_run.runtime import greenlets
+
+    patch = greenlets.planned_patch(_state.command, greenlets.read_head)
+    if patch is not None and not settings.disabled:
+        greenlets.patch_first(patch)  # before any thread or lock of ours exists
     report.warn_all(settings.warnings)
     if settings.config_file is not None:  # the file is the configuration: fromfile says why not
         from otel_run.runtime.sdk import fromfile
@@ -216,7 +221,7 @@ def _arm_instrumentations(settings: Settings) -> None:
 
 
 def _arm_lifecycle(settings: Settings, built: Built) -> Recorder:
-    from otel_run.runtime import importhook, lifecycle, sdk, serverhooks, status
+    from otel_run.runtime import greenlets, importhook, lifecycle, sdk, serverhooks, status
     from otel_run.runtime.servers import reloader
     from otel_run.runtime.servers import uwsgi as uwsgi_support
 
@@ -226,6 +231,7 @@ def _arm_lifecycle(settings: Settings, built: Built) -> Recorder:
     recorder = _state.status = status.Recorder(settings, watcher, built, found, _state.command, report.line)
 
     def after_fork() -> None:
+        greenlets.forget_by_own_ident()
         watcher.after_fork()
         sdk.refresh_process_resource(built)
         recorder.after_fork()
@@ -248,6 +254,7 @@ def _arm_lifecycle(settings: Settings, built: Built) -> Recorder:
         # would ask the shut-down MeterProvider for meters, and serve no one.
         if _state.armer is not None:
             _state.armer.paused = True
+        greenlets.forget_by_own_ident()  # the SDK's threads end next
 
     cycle = lifecycle.Lifecycle(
         [built.tracer_provider, built.meter_provider, built.logger_provider],
@@ -313,31 +320,16 @@ def _command_line() -> list[str]:
         return [sys.executable, *sys.argv]
 
 
-def _is_our_shim(path: str | None) -> bool:
-    try:
-        with open(path or "", encoding="utf-8", errors="replace") as handle:
-            return "boot_from_sitecustomize" in handle.read(4096)
-    except OSError:
-        return False
-
-
 def chain_next_sitecustomize(boot_dir: str) -> None:
     """Run the ``sitecustomize`` the app would have had without otel-run, if any.
 
     It becomes ``sys.modules["sitecustomize"]`` as it would have been. Errors in it are
     reported the way ``site`` reports them, and do not stop the app.
     """
-    import importlib.machinery
-    import importlib.util
+    from otel_run.runtime import chain
 
-    ours = os.path.realpath(boot_dir)
-    paths = [entry for entry in sys.path if os.path.realpath(entry or os.curdir) != ours]
-    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", paths)
-    if spec is None or spec.loader is None:
-        return
-    if _is_our_shim(spec.origin):
-        # Another copy of our own shim (the Operator's copy of the image, or the boot
-        # directory under a second spelling): running it would boot and chain again.
+    spec = chain.next_sitecustomize(boot_dir)
+    if spec is None:
         return
     origin = os.path.dirname(os.path.abspath(spec.origin or ""))
     if origin.endswith(_AUTO_INSTRUMENTATION_DIR):
@@ -348,14 +340,4 @@ def chain_next_sitecustomize(boot_dir: str) -> None:
                 "skipped opentelemetry-instrument's sitecustomize: otel-run already configured the SDK"
             )
         return
-    module = importlib.util.module_from_spec(spec)
-    previous = sys.modules.get("sitecustomize")
-    sys.modules["sitecustomize"] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as error:  # noqa: BLE001 - as site.execsitecustomize reports it
-        if previous is not None:
-            sys.modules["sitecustomize"] = previous
-        sys.stderr.write(
-            f"Error in sitecustomize; set PYTHONVERBOSE for traceback:\n{type(error).__name__}: {error}\n"
-        )
+    chain.run(spec)

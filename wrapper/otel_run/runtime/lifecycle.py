@@ -29,6 +29,7 @@ import os
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType, ModuleType
@@ -70,6 +71,12 @@ class Lifecycle:
 
     def arm(self) -> None:
         """Register the exit hook, the fork hook and (where the app has none) the SIGTERM handler."""
+        # weakref.finalize registers its own exit hook on first use, which urllib3 makes with
+        # the exporter's first connection pool, after ours: it then ran first, closed the pooled
+        # connections and turned finalizers off, and the connections the exit flush opened were
+        # never closed ("ResourceWarning: unclosed <socket>" under -X dev, tracebacks under
+        # -W error). Registered before ours, it runs after the flush.
+        weakref.finalize(self, _no_op)
         atexit.register(self._at_exit)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self.in_forked_child)
@@ -150,6 +157,10 @@ class Lifecycle:
         import multiprocessing.util as mp_util
 
         mp_util.Finalize(None, self.shutdown, args=("multiprocessing-exit",), exitpriority=-100)
+
+
+def _no_op() -> None:
+    pass
 
 
 def _quietly(function: Callable[..., Any], *args: Any) -> None:
