@@ -15,7 +15,7 @@ import pytest
 
 from otel_run.config import statusdir
 from otel_run.config.settings import Settings
-from otel_run.runtime import statusfacts
+from otel_run.runtime import lossmetrics, statusfacts
 from otel_run.runtime.exportwatch import Destination, Watcher
 from otel_run.runtime.status import MIN_INTERVAL_S, Recorder
 from otel_run.status import collect, render
@@ -52,6 +52,7 @@ def _recorder(tmp_path: Path, **env: str) -> tuple[Recorder, Watcher, Clock]:
         exporters={"traces": ["opentelemetry.exporter.otlp.proto.http.trace_exporter.OTLPSpanExporter"]},
         tracer_provider=SimpleNamespace(resource=resource),
         logger_provider=None,
+        meter_provider=None,
     )
     recorder = Recorder(
         settings, watcher, built, lambda: None, ["python", "app.py"], lambda _line: None, clock
@@ -282,3 +283,64 @@ def test_alive_checks_the_start_time(start_ticks: int | None) -> None:
     assert collect.alive(os.getpid(), own if start_ticks is None else start_ticks, statusfacts.exe()) is (
         start_ticks is None
     )
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [
+        ("HTTP 503 Service Unavailable", "503"),
+        ("gRPC UNAVAILABLE (failed to connect)", "UNAVAILABLE"),
+        ("connection refused", "connection_refused"),
+        ("timed out, retries exhausted", "timeout"),
+        ("name or service not known", "name_resolution"),
+        ("TLS certificate verify failed", "tls"),
+        ("something new", "_OTHER"),
+    ],
+)
+def test_error_type_is_short_and_low_cardinality(reason: str, kind: str) -> None:
+    """Failure reasons become the error.type values the semantic conventions expect."""
+    assert lossmetrics.error_type(reason) == kind
+
+
+def test_loss_metrics_report_queue_full_and_failed_items_only() -> None:
+    """The observable counters report lost items by cause, and nothing for a signal that lost none."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    watcher = Watcher(lambda _line: None)
+    failed = {"traces": {"connection_refused": 4}, "logs": {}}
+    protocols = {"traces": "grpc", "logs": "http/protobuf"}
+    lossmetrics.register(provider, watcher, lambda signal: failed[signal], protocols)
+    watcher.upstream_message(
+        logging.LogRecord("x", logging.WARNING, __file__, 1, "Queue full, dropping %s.", ("Span",), None)
+    )
+    data = reader.get_metrics_data()
+    assert data is not None
+    points = {
+        (metric.name, tuple(sorted(point.attributes.items()))): point.value
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        for point in metric.data.data_points
+    }
+    assert points == {
+        (
+            "otel.sdk.exporter.span.exported",
+            (
+                ("error.type", "connection_refused"),
+                ("otel.component.name", "otlp_grpc_span_exporter/0"),
+                ("otel.component.type", "otlp_grpc_span_exporter"),
+            ),
+        ): 4,
+        (
+            "otel.sdk.processor.span.processed",
+            (
+                ("error.type", "queue_full"),
+                ("otel.component.name", "batching_span_processor/0"),
+                ("otel.component.type", "batching_span_processor"),
+            ),
+        ): 1,
+    }
+    provider.shutdown()

@@ -131,12 +131,7 @@ class Reader:
             ),
             status_dirs=status_dirs,
             status_dir_explicit=status_explicit,
-            sdk_internal_metrics=parse_bool(
-                w,
-                "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED",
-                self.get("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"),
-                False,
-            ),
+            sdk_internal_metrics=self._optional_bool("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"),
             detected_attributes=tuple(resource_detect.detect(self.env, resource_detect.read_text).items()),
             child=self.get(envvars.OTEL_RUN_PARENT_PID) is not None,
             config_file=self.get(configfile.VARIABLE),
@@ -145,6 +140,11 @@ class Reader:
             # The file replaces these variables: a bad value in one of them changes nothing.
             w = Warnings(line for line in w if not configfile.replaced(line.split("=")[0].split()[0]))
         return _with_warnings(settings, tuple(w))
+
+    def _optional_bool(self, name: str) -> bool | None:
+        """None when ``name`` is unset (or empty), else its boolean value."""
+        raw = self.get(name)
+        return None if raw is None else parse_bool(self.warnings, name, raw, False)
 
     def _int(self, name: str, default: int | None, *, minimum: int = 0, unit: str = "") -> int | None:
         return parse_int(self.warnings, name, self.get(name), default, minimum=minimum, unit=unit)

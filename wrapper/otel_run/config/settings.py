@@ -153,8 +153,9 @@ class Settings:
     """Where this process keeps its live status, best first (``statusdir.candidates``)."""
     status_dir_explicit: bool = False
     """Whether OTEL_RUN_STATUS_DIR named the directory (then a failure to use it is told)."""
-    sdk_internal_metrics: bool = False
-    """OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED: the SDK's own ``otel.sdk.*`` metrics."""
+    sdk_internal_metrics: bool | None = None
+    """OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED: true, the SDK's own ``otel.sdk.*`` metrics;
+    unset (None), otel-run's lost-items subset of them; false, none."""
     detected_attributes: tuple[tuple[str, str], ...] = ()
     """Kubernetes and container attributes found locally (``resource_detect``); the
     user's ``resource_attributes`` and ``service_name`` win over them."""

@@ -17,9 +17,7 @@ Where no directory can be used (a read-only root without a tmpfs), nothing is wr
 
 from __future__ import annotations
 
-import json
 import os
-import stat
 import threading
 import time
 from collections import deque
@@ -29,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from otel_run.config import statusdir
 from otel_run.config.secrets import scrub, secret_values
 from otel_run.config.settings import SIGNALS, Settings
+from otel_run.runtime import lossmetrics, statusfile
 from otel_run.runtime import statusfacts as facts
 from otel_run.runtime.exportreason import hint
 
@@ -44,7 +43,7 @@ WINDOW_S = 60.0
 
 
 class _SignalState:
-    __slots__ = ("exported", "failing_since", "history", "last_success", "recovered")
+    __slots__ = ("exported", "failed_by_type", "failing_since", "history", "last_success", "recovered")
 
     def __init__(self, now: float) -> None:
         self.exported = 0
@@ -52,6 +51,8 @@ class _SignalState:
         self.failing_since: float | None = None
         self.history: deque[tuple[float, tuple[int, ...]]] = deque([(now, (0, 0, 0))])
         """(time, dropped so far by reason) at each change, for ``dropped_last_minute``."""
+        self.failed_by_type: dict[str, int] = {}
+        """Items in failed exports by ``error.type`` (``lossmetrics``)."""
         self.recovered: dict[str, int] = {}
         """Dropped so far by reason when exports last recovered: losses of the outage are not
         "dropping" any more once it is over."""
@@ -82,6 +83,7 @@ class Recorder:
         self.directory: str | None = None
         self.unavailable: str | None = None
         """Why no status file is kept, or None."""
+        self._offered = False
         self._reset()
 
     def _reset(self) -> None:
@@ -107,8 +109,14 @@ class Recorder:
     def start(self) -> None:
         """Hook the watcher's exports, find the directory and write the first status (at boot,
         and in a forked child)."""
+        self._watcher.on_export = self.on_export
+        if not self._offered:
+            self._offered = True
+            try:
+                self._offer_loss_metrics()
+            except Exception:  # noqa: BLE001 - the metrics are extra; the status file still works
+                pass
         try:
-            self._watcher.on_export = self.on_export
             self.directory = self._choose_directory()
             self._write_if_changed(force=True)
         except Exception:  # noqa: BLE001 - the status must never break the app
@@ -127,8 +135,13 @@ class Recorder:
             if items:
                 state.exported += items
                 state.last_success = now
-        elif state.failing_since is None:
-            state.failing_since = now
+        else:
+            kind = lossmetrics.error_type(self._watcher.failure(signal) or "")
+            state.failed_by_type[kind] = state.failed_by_type.get(kind, 0) + items
+            if state.failing_since is None:
+                state.failing_since = now
+        if self.directory is None:
+            return  # no status file here: counting is all there is to do
         wait = self._last_write + MIN_INTERVAL_S - now
         try:
             if wait <= 0:
@@ -180,7 +193,7 @@ class Recorder:
     def _choose_directory(self) -> str | None:
         reasons = []
         for path in self._settings.status_dirs:
-            problem = _make_private_dir(path, strict=not self._settings.status_dir_explicit)
+            problem = statusfile.make_private_dir(path, strict=not self._settings.status_dir_explicit)
             if problem is None:
                 self.unavailable = None
                 return path
@@ -207,7 +220,8 @@ class Recorder:
                 return
             self._last_write = now
             try:
-                _write_atomically(self.directory, self._pid, _dumps(scrub(snapshot, self._secrets)))
+                data = statusfile.dumps(scrub(snapshot, self._secrets))
+                statusfile.write_atomically(self.directory, self._pid, data)
             except FileNotFoundError:
                 self.directory = self._choose_directory()  # removed under us (a temp cleaner)
                 return
@@ -275,6 +289,23 @@ class Recorder:
             "error": self._watcher.failure(name) if state.failing_since is not None else None,
         }
 
+    def _offer_loss_metrics(self) -> None:
+        """Lost items as ``otel.sdk.*`` metrics when the SDK's own are not asked for (``lossmetrics``)."""
+        if self._settings.sdk_internal_metrics is not None or not self._settings.metrics.exporters:
+            return  # true: the SDK reports everything itself; false: none wanted
+        protocols = {
+            name: self._settings.signal(name).protocol
+            for name in SIGNALS
+            if name in self._watcher.destinations
+        }
+        if self._built.meter_provider is not None and protocols:
+            lossmetrics.register(
+                self._built.meter_provider,
+                self._watcher,
+                lambda signal: self._signals[signal].failed_by_type,
+                protocols,
+            )
+
     def _dropped(self, signal: str) -> dict[str, int]:
         counts = self._watcher.counts.get(signal)
         return {
@@ -301,46 +332,3 @@ def _signature(snapshot: dict[str, Any]) -> tuple[Any, ...]:
         for s in snapshot["signals"].values()
     )
     return (per_signal, tuple(snapshot["instrumentations"]), snapshot["muted"])
-
-
-def _make_private_dir(path: str, strict: bool) -> str | None:
-    """Create ``path`` (0700) if needed; why it cannot hold our status, or None.
-
-    With ``strict`` (the default locations, in shared temp directories) it must be a real
-    directory of ours that nobody else can write: otherwise another user could plant
-    files there or read our names.
-    """
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    except OSError as error:
-        return (error.strerror or str(error)).lower()
-    try:
-        info = os.lstat(path)
-    except OSError as error:
-        return (error.strerror or str(error)).lower()
-    if not stat.S_ISDIR(info.st_mode):
-        return "not a directory"
-    if strict and info.st_uid != os.getuid():
-        return f"owned by uid {info.st_uid}, not {os.getuid()}"
-    if strict and info.st_mode & 0o022:
-        return "writable by other users"
-    if not os.access(path, os.W_OK | os.X_OK):
-        return "not writable"
-    return None
-
-
-def _write_atomically(directory: str, pid: int, data: bytes) -> None:
-    temporary = os.path.join(directory, f".{pid}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    descriptor = os.open(temporary, flags, 0o600)
-    try:
-        os.write(descriptor, data)
-    finally:
-        os.close(descriptor)
-    os.replace(temporary, os.path.join(directory, statusdir.file_name(pid)))
-
-
-def _dumps(snapshot: Any) -> bytes:
-    return json.dumps(snapshot, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace")

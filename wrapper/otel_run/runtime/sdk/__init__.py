@@ -97,6 +97,9 @@ class Built:
     """Built from OTEL_CONFIG_FILE (``filebuild``): a provider the file leaves out is None."""
     told_off: list[str] = field(default_factory=list)
     """Signals whose section of OTEL_CONFIG_FILE could not be built (already in ``problems``)."""
+    sdk_internal_metrics: bool = False
+    """OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true: upstream's ``otel.sdk.*`` metrics go to
+    our meter provider (``meter_for_sdk``)."""
 
 
 def build(settings: Settings, watcher: Watcher | None = None, *, may_defer: bool = True) -> Built:
@@ -123,12 +126,16 @@ def build(settings: Settings, watcher: Watcher | None = None, *, may_defer: bool
 
         return filebuild.build(settings, watcher)
     built = Built(watcher=watcher, defer=may_defer and can_defer(settings))
+    built.sdk_internal_metrics = settings.sdk_internal_metrics is True
     with upstream_sees_only_explicit_values():
         built.metric_preferences = metric_preferences(settings)
         resource = build_resource(settings)
         built.propagator = build_propagator(settings, built.problems)
-        built.tracer_provider = build_tracer_provider(settings, resource, built)
+        # The meter provider first: the tracer and logger providers and their processors
+        # take it for the SDK's own metrics (through the global proxy instead, the
+        # processors' queue capacity, recorded once at construction, would be lost).
         built.meter_provider = build_meter_provider(settings, resource, built)
+        built.tracer_provider = build_tracer_provider(settings, resource, built)
         built.logger_provider = build_logger_provider(settings, resource, built)
     return built
 

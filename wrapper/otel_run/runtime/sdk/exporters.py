@@ -49,21 +49,21 @@ def _exporter(signal: SignalSettings, name: str, built: Built) -> Any:
         return entrypoints.load(f"opentelemetry_{signal.signal}_exporter", name)()
     preferences = _preferences_for(signal, built)
     if signal.protocol == "grpc":
-        return _grpc_exporter(signal, preferences)
+        return _grpc_exporter(signal, {**preferences, "meter_provider": _meter_for_exporter(built)})
     if built.defer and not (signal.certificate or signal.client_key or signal.client_certificate):
         from otel_run.runtime.deferred import DeferredExporter
 
         note = built.watcher.note if built.watcher is not None else (lambda _line: None)
         temporality, aggregation = built.metric_preferences
         return DeferredExporter(
-            build=lambda: _http_exporter(signal, preferences),
+            build=lambda: _http_exporter(signal, preferences, built),
             failure=lambda: export_result(signal.signal, "FAILURE"),
             note=note,
             what=f"{signal.signal} ({signal.protocol})",
             preferred_temporality=temporality if signal.signal == "metrics" else None,
             preferred_aggregation=aggregation if signal.signal == "metrics" else None,
         )
-    return _http_exporter(signal, preferences)
+    return _http_exporter(signal, preferences, built)
 
 
 def can_defer(settings: Settings) -> bool:
@@ -160,7 +160,32 @@ def _exporter_class(protocol: str, signal: str) -> Any:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def _http_exporter(signal: SignalSettings, preferences: dict[str, Any]) -> Any:
+def meter_for_sdk(built: Built) -> Any:
+    """The meter provider for the SDK's own ``otel.sdk.*`` metrics, or None for upstream's default.
+
+    With OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true, ours, handed over explicitly (the
+    global one is not installed yet while we build); otherwise None (upstream then makes
+    no-op metrics anyway).
+    """
+    return built.meter_provider if built.sdk_internal_metrics else None
+
+
+def _meter_for_exporter(built: Built) -> Any:
+    """For an exporter's own metrics: ours when asked for, the global proxy before ours exists.
+
+    An exporter built on its first export may be built during the final flush, when the
+    meter provider is already shut down: asked for a meter then, it would say so on stderr,
+    so it gets a no-op one.
+    """
+    provider = meter_for_sdk(built)
+    if provider is not None and getattr(provider, "_shutdown", False):  # private, so guarded
+        from opentelemetry.metrics import NoOpMeterProvider
+
+        return NoOpMeterProvider()
+    return provider
+
+
+def _http_exporter(signal: SignalSettings, preferences: dict[str, Any], built: Built) -> Any:
     cls = _exporter_class(signal.protocol, signal.signal)
     # requests imports netrc inside its first request. Done here, the import happens while
     # forks wait for builds (see deferred.py); done by a batch thread of a gunicorn master
@@ -173,13 +198,9 @@ def _http_exporter(signal: SignalSettings, preferences: dict[str, Any]) -> Any:
     else:
         from opentelemetry.exporter.otlp.proto.http import Compression  # type: ignore[assignment]
     if signal.protocol == "http/protobuf":
-        # The exporter's own SDK-internal metrics would ask the global MeterProvider for a
-        # meter; when it is built at shutdown that provider may already be shut down.
-        from opentelemetry.metrics import NoOpMeterProvider
-
         from otel_run.runtime.encode.install import use_for_http_protobuf
 
-        preferences = {**preferences, "meter_provider": NoOpMeterProvider()}
+        preferences = {**preferences, "meter_provider": _meter_for_exporter(built)}
         # Spans and log records are serialized by otel-run's encoder (same bytes, a
         # fraction of the CPU and GIL time); see runtime/encode/install.py for how.
         use_for_http_protobuf()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from otel_run.config.settings import BatchSettings, Settings
-from otel_run.runtime.sdk.exporters import exporters_for
+from otel_run.runtime.sdk.exporters import exporters_for, meter_for_sdk
 from otel_run.runtime.sdk.resource import id_generator, sampler
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ def build_tracer_provider(settings: Settings, resource: Any, built: Built) -> An
         shutdown_on_exit=False,  # lifecycle shuts down within OTEL_RUN_SHUTDOWN_TIMEOUT
         sampler=sampler(settings),
         resource=resource,
+        meter_provider=meter_for_sdk(built),
         id_generator=id_generator(settings, built.problems),
         span_limits=SpanLimits(
             max_attributes=limits.attribute_count,
@@ -34,7 +35,9 @@ def build_tracer_provider(settings: Settings, resource: Any, built: Built) -> An
         ),
     )
     for exporter in exporters_for(settings.traces, built):
-        provider.add_span_processor(BatchSpanProcessor(exporter, **_batch_options(settings.bsp)))
+        provider.add_span_processor(
+            BatchSpanProcessor(exporter, **_batch_options(settings.bsp), meter_provider=meter_for_sdk(built))
+        )
     return provider
 
 
@@ -67,7 +70,10 @@ def build_logger_provider(settings: Settings, resource: Any, built: Built) -> An
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
-    provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    provider = LoggerProvider(resource=resource, shutdown_on_exit=False, meter_provider=meter_for_sdk(built))
     for exporter in exporters_for(settings.logs, built):
-        provider.add_log_record_processor(BatchLogRecordProcessor(exporter, **_batch_options(settings.blrp)))
+        processor = BatchLogRecordProcessor(
+            exporter, **_batch_options(settings.blrp), meter_provider=meter_for_sdk(built)
+        )
+        provider.add_log_record_processor(processor)
     return provider
