@@ -24,6 +24,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -479,3 +480,73 @@ def test_in_a_pod_the_service_is_the_workload_with_kubernetes_attributes(
     assert span.resource["k8s.pod.name"] == "backend-55d6789c-v98wg"
     assert span.resource["k8s.namespace.name"] == "shop"
     assert span.resource["k8s.node.name"] == "from-attributes"
+
+
+SLEEPER = "import time\nprint('ready', flush=True)\ntime.sleep(60)\n"
+
+
+def _status_lists(argv: list[str], env: Mapping[str, str], cwd: Path, pid: int) -> dict[str, object]:
+    """``status --json`` run as ``argv`` until it lists ``pid`` (bounded); that process's entry."""
+    for _ in range(40):
+        done = subprocess.run(
+            argv, env=dict(env), cwd=str(cwd), capture_output=True, text=True, timeout=30, check=False
+        )
+        assert not startup_lines(done.stderr), "status itself must not boot"
+        listed = {p["pid"]: p for p in json.loads(done.stdout)["processes"]}
+        if pid in listed:
+            return listed[pid]
+        time.sleep(0.25)
+    raise AssertionError(f"status never listed {pid}: {done.stdout}")
+
+
+@pytest.mark.timeout(300)
+def test_status_in_the_image_lists_the_running_app(
+    layout: Layout, receiver: Receiver, tmp_path: Path
+) -> None:
+    """As 'kubectl exec deploy/x -- otel-run status': the image's otel-run lists the app it runs."""
+    (layout.workdir / "sleeper.py").write_text(SLEEPER, encoding="utf-8")
+    # A private runtime directory, so that this test sees its own processes first.
+    env = layout.environment(receiver, XDG_RUNTIME_DIR=str(tmp_path))
+    executable = shutil.which(layout.entrypoint[0], path=env["PATH"])
+    assert executable is not None
+    app = subprocess.Popen(
+        [executable, *layout.entrypoint[1:], "python", "sleeper.py"],
+        env=env,
+        cwd=str(layout.workdir),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert app.stdout is not None and app.stdout.readline() == "ready\n"
+        entry = _status_lists([executable, "status", "--json"], env, layout.workdir, app.pid)
+        assert entry["verdict"] == "idle"
+        assert (tmp_path / "otel-run" / f"{app.pid}.json").exists()
+    finally:
+        app.kill()
+        app.wait(10)
+
+
+@pytest.mark.timeout(300)
+def test_status_under_the_operator_layout(layout: Layout, receiver: Receiver, tmp_path: Path) -> None:
+    """Under the Operator's PYTHONPATH, 'python -m otel_run status' lists the app (no otel-run on PATH)."""
+    source = layout.root.local(OPERATOR_SOURCE)
+    mount = tmp_path / OPERATOR_MOUNT
+    mount.mkdir()
+    subprocess.run(["cp", "-r", f"{source}/.", str(mount)], check=True, timeout=120)
+    plain = tmp_path / "plain"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(plain)], check=True, timeout=120)
+    (tmp_path / "sleeper.py").write_text(SLEEPER, encoding="utf-8")
+    env = otlp_env(receiver, OTEL_SERVICE_NAME="backend", XDG_RUNTIME_DIR=str(tmp_path))
+    env["PYTHONPATH"] = f"{mount / OPERATOR_SHIM.parent}{os.pathsep}{mount}"
+    python = str(plain / "bin" / "python")
+    app = subprocess.Popen(
+        [python, "sleeper.py"], env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert app.stdout is not None and app.stdout.readline() == "ready\n"
+        entry = _status_lists([python, "-m", "otel_run", "status", "--json"], env, tmp_path, app.pid)
+        assert entry["verdict"] == "idle"
+        assert entry["status"]["service"] == "backend"  # type: ignore[index]
+    finally:
+        app.kill()
+        app.wait(10)

@@ -248,6 +248,77 @@ def test_gunicorn_outage_shows_failing_then_exporting_after_recovery(
     outputs.assert_no_secret(app.stdout, app.stderr)
 
 
+ASGI_APP = """
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+"""
+
+
+def _uwsgi(port: int, tmp_path: Path) -> list[str]:
+    return [
+        str(BIN / "uwsgi"),
+        "--master",
+        "--processes",
+        str(WORKERS),
+        "--http-socket",
+        f"127.0.0.1:{port}",
+        "--virtualenv",
+        str(BIN.parent),
+        "--chdir",
+        str(REPO),
+        "--module",
+        "sample_app.app:app",
+        "--die-on-term",
+        "--disable-logging",
+        "--enable-threads",
+    ]
+
+
+def _uvicorn(port: int, tmp_path: Path) -> list[str]:
+    (tmp_path / "asgi_app.py").write_text(ASGI_APP)
+    return [
+        str(BIN / "uvicorn"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(WORKERS),
+        "--app-dir",
+        str(tmp_path),
+        "asgi_app:app",
+    ]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("launch", [_uwsgi, _uvicorn], ids=["uwsgi", "uvicorn"])
+def test_other_servers_show_their_workers_under_the_master(
+    launch: Callable[[int, Path], list[str]], receiver: Receiver, tmp_path: Path
+) -> None:
+    """uWSGI (C-level forks) and uvicorn --workers (spawned interpreters): workers under the master."""
+    status_dir = tmp_path / "status"
+    env = _env(receiver, status_dir)
+    outputs = Outputs()
+    port = free_port()
+    with server(launch(port, tmp_path), env, port, ready_path="/") as app:
+        master = app.process.pid
+
+        def workers_listed(report: Report) -> bool:
+            # Exactly the workers: multiprocessing's resource tracker (uvicorn) is not booted.
+            return len({w["status"]["instance"] for w in _workers(report, master)}) == WORKERS
+
+        report = outputs.wait(env, workers_listed)
+        assert workers_listed(report), report
+        assert report["processes"][0]["pid"] == master
+        assert all(w["healthy"] for w in _workers(report, master)), report
+        text = outputs.status(env)
+        assert len([line for line in text.stdout.splitlines() if line.startswith("  └ ")]) == WORKERS
+    outputs.assert_no_secret(app.stdout, app.stderr)
+
+
 @pytest.mark.timeout(120)
 def test_a_worker_killed_with_sigkill_disappears(receiver: Receiver, tmp_path: Path) -> None:
     """SIGKILL leaves a status file behind; status drops the dead worker (and removes its file)."""

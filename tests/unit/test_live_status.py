@@ -17,7 +17,7 @@ from otel_run.config import statusdir
 from otel_run.config.settings import Settings
 from otel_run.runtime import lossmetrics, statusfacts
 from otel_run.runtime.exportwatch import Destination, Watcher
-from otel_run.runtime.status import MIN_INTERVAL_S, Recorder
+from otel_run.runtime.status import MIN_INTERVAL_S, Recorder, dropped_by_reason
 from otel_run.status import collect, render
 
 URL = "http://collector:4318/v1/traces"
@@ -312,7 +312,12 @@ def test_loss_metrics_report_queue_full_and_failed_items_only() -> None:
     watcher = Watcher(lambda _line: None)
     failed = {"traces": {"connection_refused": 4}, "logs": {}}
     protocols = {"traces": "grpc", "logs": "http/protobuf"}
-    lossmetrics.register(provider, watcher, lambda signal: failed[signal], protocols)
+    lossmetrics.register(
+        provider,
+        lambda signal: dropped_by_reason(watcher, signal)["queue_full"],
+        lambda signal: failed[signal],
+        protocols,
+    )
     watcher.upstream_message(
         logging.LogRecord("x", logging.WARNING, __file__, 1, "Queue full, dropping %s.", ("Span",), None)
     )

@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from otel_run import __version__
-
-if TYPE_CHECKING:
-    from otel_run.runtime.exportwatch import Watcher
 
 _UNITS = {"traces": "{span}", "logs": "{log_record}", "metrics": "{data_point}"}
 _EXPORTED = {
@@ -66,26 +63,26 @@ def error_type(reason: str) -> str:
 
 def register(
     meter_provider: Any,
-    watcher: Watcher,
+    queue_full: Callable[[str], int],
     failed_by_type: Callable[[str], dict[str, int]],
     protocols: dict[str, str],
 ) -> None:
     """Offer the loss counts as observable counters on ``meter_provider``'s ``otel-run`` meter.
 
-    ``failed_by_type(signal)`` gives the items lost in failed exports by ``error.type``;
-    ``protocols`` the OTLP protocol of each watched signal (for ``otel.component.type``).
+    ``queue_full(signal)`` gives the items a full batch queue dropped; ``failed_by_type(signal)``
+    the items lost in failed exports by ``error.type``; ``protocols`` the OTLP protocol of each
+    watched signal (for ``otel.component.type``).
     """
     from opentelemetry.metrics import CallbackOptions, Observation
 
     meter = meter_provider.get_meter("otel-run", __version__)
 
-    def queue_full(signal: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def overflowed(signal: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         component = _PROCESSORS[signal]
         attributes = {"otel.component.type": component, "otel.component.name": f"{component}/0"}
 
         def observe(_options: CallbackOptions) -> Iterable[Observation]:
-            counts = watcher.counts.get(signal)
-            dropped = int(getattr(counts, "overflow", 0))
+            dropped = queue_full(signal)
             return [Observation(dropped, {**attributes, "error.type": "queue_full"})] if dropped else []
 
         return observe
@@ -113,7 +110,7 @@ def register(
         if signal in _PROCESSED:
             meter.create_observable_counter(
                 _PROCESSED[signal],
-                callbacks=[queue_full(signal)],
+                callbacks=[overflowed(signal)],
                 unit=_UNITS[signal],
                 description="Items dropped by a full batch queue (otel-run: dropped ones only).",
             )

@@ -301,18 +301,13 @@ class Recorder:
         if self._built.meter_provider is not None and protocols:
             lossmetrics.register(
                 self._built.meter_provider,
-                self._watcher,
+                lambda signal: self._dropped(signal)["queue_full"],
                 lambda signal: self._signals[signal].failed_by_type,
                 protocols,
             )
 
     def _dropped(self, signal: str) -> dict[str, int]:
-        counts = self._watcher.counts.get(signal)
-        return {
-            "queue_full": int(getattr(counts, "overflow", 0)),
-            "export_failed": int(getattr(counts, "failed", 0)),
-            "lost_at_exit": int(getattr(counts, "lost_at_exit", 0)),
-        }
+        return dropped_by_reason(self._watcher, signal)
 
     def _active_instrumentations(self) -> list[str]:
         found = self._instrumentations()
@@ -323,6 +318,23 @@ class Recorder:
         if destination is None:
             return f"cannot export {signal}: {reason}"
         return f"cannot export {signal} to {destination.url}: {reason}; {hint(destination, reason)}"
+
+
+def dropped_by_reason(watcher: Watcher, signal: str) -> dict[str, int]:
+    """The watcher's counts of ``signal``'s lost items, by reason (either spelling of its fields)."""
+    counts = watcher.counts.get(signal)
+
+    def first(*names: str) -> int:
+        for name in names:
+            if hasattr(counts, name):
+                return int(getattr(counts, name))
+        return 0
+
+    return {
+        "queue_full": first("queue_full", "overflow"),
+        "export_failed": first("export_failed", "failed"),
+        "lost_at_exit": first("lost_at_exit"),
+    }
 
 
 def _signature(snapshot: dict[str, Any]) -> tuple[Any, ...]:
