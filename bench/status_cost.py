@@ -52,7 +52,8 @@ def in_process_costs(directory: Path, calls: int = 20_000, writes: int = 500) ->
         logger_provider=None,
         meter_provider=None,
     )
-    recorder = Recorder(settings, watcher, built, lambda: None, ["bench"], lambda _line: None)
+    boot: Any = SimpleNamespace(command=["bench"], instrumentations=None)
+    recorder = Recorder(settings, watcher, built, boot, lambda _line: None)
     recorder.start()
     recorder._last_write = time.time() + 3600  # no write falls due: the hook's own cost
     recorder._trailing = object()  # type: ignore[assignment] - as if a trailing write were pending

@@ -54,9 +54,8 @@ def _recorder(tmp_path: Path, **env: str) -> tuple[Recorder, Watcher, Clock]:
         logger_provider=None,
         meter_provider=None,
     )
-    recorder = Recorder(
-        settings, watcher, built, lambda: None, ["python", "app.py"], lambda _line: None, clock
-    )
+    boot: Any = SimpleNamespace(command=["python", "app.py"], instrumentations=None)
+    recorder = Recorder(settings, watcher, built, boot, lambda _line: None, clock)
     return recorder, watcher, clock
 
 
@@ -201,7 +200,7 @@ def test_header_values_and_url_credentials_are_never_written(tmp_path: Path) -> 
         OTEL_EXPORTER_OTLP_HEADERS="api-key=hdr-s3cret",
         OTEL_EXPORTER_OTLP_ENDPOINT="http://user:pa55word@collector:4318",
     )
-    recorder._command = ["app", "--db=postgres://me:pa55word@db/x", "--key", "hdr-s3cret"]
+    recorder._boot.command = ["app", "--db=postgres://me:pa55word@db/x", "--key", "hdr-s3cret"]
     recorder.start()
     clock.now += MIN_INTERVAL_S
     _export(watcher, False, 1, message="code: 401, reason: bad key hdr-s3cret")

@@ -124,7 +124,6 @@ def _mark_children() -> None:
 
 _TOOL_SCRIPTS = frozenset({"otel-run", "pip", "pip3", "_in_process.py"})
 _TOOL_MODULES = frozenset({"otel_run", "pip", "ensurepip", "venv"})
-_RESOURCE_TRACKER = "from multiprocessing.resource_tracker import main"
 
 
 def tool_not_app(argv: list[str]) -> str | None:
@@ -144,7 +143,7 @@ def tool_not_app(argv: list[str]) -> str | None:
     if args[0] == "-m" and len(args) > 1:
         top = args[1].split(".")[0]
         return f"python -m {args[1]} is a tool" if top in _TOOL_MODULES else None
-    if args[0] == "-c" and len(args) > 1 and args[1].startswith(_RESOURCE_TRACKER):
+    if args[0] == "-c" and args[1:] and args[1].startswith("from multiprocessing.resource_tracker import"):
         return "multiprocessing's resource tracker runs no app code"  # spawn's helper process
     name = os.path.basename(args[0])
     if name in _TOOL_SCRIPTS or name.startswith("pip3."):
@@ -230,8 +229,7 @@ def _arm_lifecycle(settings: Settings, built: Built) -> Recorder:
 
     watcher = _state.watcher
     assert watcher is not None  # _install made it
-    found = lambda: _state.instrumentations  # noqa: E731 - armed later, read at each write
-    recorder = _state.status = status.Recorder(settings, watcher, built, found, _state.command, report.line)
+    recorder = _state.status = status.Recorder(settings, watcher, built, _state, report.line)
 
     def after_fork() -> None:
         greenlets.forget_by_own_ident()

@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from otel_run.config import statusdir
 from otel_run.config.secrets import scrub, secret_values
@@ -40,6 +40,14 @@ MIN_INTERVAL_S = 2.0
 """At most one write per this many seconds (the first change after a quiet spell is written at once)."""
 WINDOW_S = 60.0
 """The window of ``dropped_last_minute``; the reader's "in the last interval" too."""
+
+
+class BootState(Protocol):
+    """What the recorder reads of the boot's state at each write (``boot.State``)."""
+
+    command: list[str]
+    instrumentations: Instrumentations | None
+    """Armed after the recorder is made, so read each time."""
 
 
 class _SignalState:
@@ -66,16 +74,14 @@ class Recorder:
         settings: Settings,
         watcher: Watcher,
         built: Built,
-        instrumentations: Callable[[], Instrumentations | None],
-        command: list[str],
+        boot: BootState,
         note: Callable[[str], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._watcher = watcher
         self._built = built
-        self._instrumentations = instrumentations
-        self._command = command
+        self._boot = boot
         self._note = note
         self._clock = clock
         self._secrets = secret_values(settings)
@@ -248,7 +254,7 @@ class Recorder:
             "exe": facts.exe(),
             "started": self._started,
             "updated": now,
-            "command": facts.shown_command(self._command),
+            "command": facts.shown_command(self._boot.command),
             "service": self._settings.service_name,
             "instance": facts.instance_id(self._built),
             "providers": facts.provider_types(),
@@ -262,6 +268,7 @@ class Recorder:
 
     def _signal_snapshot(self, name: str, now: float) -> dict[str, Any]:
         settings = self._settings.signal(name)
+        destination = self._watcher.destinations.get(name)  # what is used (OTEL_CONFIG_FILE too)
         state = self._signals[name]
         dropped = self._dropped(name)
         totals = tuple(dropped.values())
@@ -278,8 +285,12 @@ class Recorder:
         }
         return {
             "exporters": [entry.split(" (")[0] for entry in self._built.exporters.get(name, [])],
-            "endpoint": settings.shown_endpoint if settings.otlp else None,
-            "protocol": settings.protocol if settings.otlp else None,
+            "endpoint": destination.url
+            if destination
+            else (settings.shown_endpoint if settings.otlp else None),
+            "protocol": destination.protocol
+            if destination
+            else (settings.protocol if settings.otlp else None),
             "exported": state.exported,
             "dropped": dropped,
             "dropped_last_minute": recent,
@@ -293,11 +304,7 @@ class Recorder:
         """Lost items as ``otel.sdk.*`` metrics when the SDK's own are not asked for (``lossmetrics``)."""
         if self._settings.sdk_internal_metrics is not None or not self._settings.metrics.exporters:
             return  # true: the SDK reports everything itself; false: none wanted
-        protocols = {
-            name: self._settings.signal(name).protocol
-            for name in SIGNALS
-            if name in self._watcher.destinations
-        }
+        protocols = {name: destination.protocol for name, destination in self._watcher.destinations.items()}
         if self._built.meter_provider is not None and protocols:
             lossmetrics.register(
                 self._built.meter_provider,
@@ -310,7 +317,7 @@ class Recorder:
         return dropped_by_reason(self._watcher, signal)
 
     def _active_instrumentations(self) -> list[str]:
-        found = self._instrumentations()
+        found = self._boot.instrumentations
         return [] if found is None else found.by_state("active")
 
     def _words(self, signal: str, reason: str) -> str:
