@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -29,14 +32,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Where the processes tests start keep their live status (``otel-run status``): this test
+# run's own directory, not the machine's /tmp/otel-run-<uid>, where processes of other runs
+# would be listed too (doctor reports them).
+STATUS_DIR = tempfile.mkdtemp(prefix="otel-run-status-tests-")
+atexit.register(shutil.rmtree, STATUS_DIR, True)
+
+
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any OTEL_* or PYTHONPATH, plus ``extra``."""
+    """This process's environment without any OTEL_* or PYTHONPATH, plus ``extra``.
+
+    ``OTEL_RUN_STATUS_DIR`` is this test run's own directory unless ``extra`` names another.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("OTEL_") and key not in ("PYTHONPATH", "KUBERNETES_SERVICE_HOST")
     }
     env["PYTHONUNBUFFERED"] = "1"
+    env["OTEL_RUN_STATUS_DIR"] = STATUS_DIR
     env.update(extra)
     return env
 

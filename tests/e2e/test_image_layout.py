@@ -507,6 +507,7 @@ def test_status_in_the_image_lists_the_running_app(
     (layout.workdir / "sleeper.py").write_text(SLEEPER, encoding="utf-8")
     # A private runtime directory, so that this test sees its own processes first.
     env = layout.environment(receiver, XDG_RUNTIME_DIR=str(tmp_path))
+    del env["OTEL_RUN_STATUS_DIR"]  # the image's default place, as kubectl exec finds it
     executable = shutil.which(layout.entrypoint[0], path=env["PATH"])
     assert executable is not None
     app = subprocess.Popen(
@@ -537,6 +538,7 @@ def test_status_under_the_operator_layout(layout: Layout, receiver: Receiver, tm
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(plain)], check=True, timeout=120)
     (tmp_path / "sleeper.py").write_text(SLEEPER, encoding="utf-8")
     env = otlp_env(receiver, OTEL_SERVICE_NAME="backend", XDG_RUNTIME_DIR=str(tmp_path))
+    del env["OTEL_RUN_STATUS_DIR"]  # the default place, as kubectl exec finds it
     env["PYTHONPATH"] = f"{mount / OPERATOR_SHIM.parent}{os.pathsep}{mount}"
     python = str(plain / "bin" / "python")
     app = subprocess.Popen(
