@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from otel_run.runtime.boot import tool_not_app
+from otel_run.runtime.tools import tool_not_app
 
 
 @pytest.mark.parametrize(
