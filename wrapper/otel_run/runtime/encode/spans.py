@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
 from otel_run.runtime.encode import wire
@@ -52,14 +53,16 @@ def _span(span: Any) -> bytes:
     if parent:
         parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
     parts.append(wire.string_field(b"\x2a", span.name))
-    parts.append(_KINDS[span.kind])
+    parts.append(_kind(span.kind))
     start = span.start_time
     if start:
         parts.append(b"\x39" + wire.fixed64(start))
     end = span.end_time
     if end:
         parts.append(b"\x41" + wire.fixed64(end))
-    parts += wire.attributes(b"\x4a", span.attributes)
+    # The SDK exports ReadableSpan copies, whose .attributes wraps _attributes in a
+    # MappingProxyType (which hides the fast path in wire.attributes).
+    parts += wire.attributes(b"\x4a", span._attributes if type(span) is ReadableSpan else span.attributes)
     dropped = span.dropped_attributes
     if dropped:
         parts.append(b"\x50" + wire.uint32(dropped))
@@ -81,6 +84,15 @@ def _span(span: Any) -> bytes:
     parts.append(b"\x85\x01" + (_REMOTE if parent and parent.is_remote else _LOCAL))
     body = b"".join(parts)
     return b"\x12" + wire.length(body) + body
+
+
+def _kind(kind: Any) -> bytes:
+    # Identity first: SpanKind's Enum.__hash__ is Python code, a dict lookup costs a call.
+    if kind is SpanKind.SERVER:
+        return b"\x30\x02"
+    if kind is SpanKind.CLIENT:
+        return b"\x30\x03"
+    return _KINDS[kind]
 
 
 def _event(event: Any) -> bytes:

@@ -13,6 +13,8 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
+
 _ONE_BYTE = [bytes((n,)) for n in range(128)]
 _INT64_MASK = (1 << 64) - 1
 _INT64_MIN = -(1 << 63)
@@ -189,7 +191,12 @@ def attributes(tag: bytes, attrs: Mapping[str, Any] | None) -> list[bytes]:
         return []
     out = []
     cache: dict[tuple[str, Any], bytes]
-    for key, value in attrs.items():
+    # BoundedAttributes' own items() goes through __iter__ (a lock and a copy unless
+    # immutable) and __getitem__ per key: 5 µs for 13 attributes. Its dict holds the same
+    # pairs in the same order; if another thread changes it meanwhile, the RuntimeError
+    # sends the batch to upstream's encoder.
+    pairs = attrs._dict.items() if type(attrs) is BoundedAttributes else attrs.items()
+    for key, value in pairs:
         kind = type(value)
         if kind is str:
             cache = _STR_ENTRIES
