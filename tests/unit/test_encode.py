@@ -206,3 +206,13 @@ def test_our_encoder_serves_upstreams_http_exporter_module() -> None:
     assert encoded.SerializePartialToString() == upstream_spans(spans).SerializePartialToString()
     assert trace_exporter.encode_spans.otel_run_upstream is upstream_spans  # type: ignore[attr-defined]
     assert not hasattr(_log_exporter.encode_logs.otel_run_upstream, "otel_run_upstream")  # type: ignore[attr-defined]
+
+
+def test_the_exporters_encoder_yields_the_gil_every_32_spans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What upstream's exporter calls releases the GIL after every 32 spans of a batch."""
+    pauses: list[float] = []
+    monkeypatch.setattr(batch.time, "sleep", pauses.append)
+    encode = install.with_fallback(encode_spans, upstream_spans, "traces")
+    spans = [_span(name=f"span {n}") for n in range(100)]
+    assert encode(spans).SerializeToString() == upstream_spans(spans).SerializeToString()
+    assert install.YIELD_EVERY == 32 and pauses == [0, 0, 0]
