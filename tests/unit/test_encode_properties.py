@@ -55,7 +55,11 @@ FLOATS = st.one_of(
     ),
 )
 # Valid UTF-8 only (no lone surrogates): those are tested apart, as Unsupported.
-TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+TEXT = st.one_of(
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=40),
+    # Around the sizes where a length prefix grows from one byte to two.
+    st.sampled_from(["x" * 123, "x" * 124, "x" * 125, "x" * 126, "é" * 63, "y" * 300]),
+)
 KEYS = st.one_of(TEXT, st.sampled_from(["http.method", "http.route", "", "é", "日本", "a" * 200]))
 SCALARS = st.one_of(st.none(), st.booleans(), TEXT, INT64, FLOATS, st.binary(max_size=40))
 VALUES = st.recursive(

@@ -28,6 +28,9 @@ _MAX_KEYS = 4096
 _STR_ENTRIES: dict[tuple[str, Any], bytes] = {}
 _INT_ENTRIES: dict[tuple[str, Any], bytes] = {}
 _MAX_ENTRIES = 2048
+# "12 LEN 0a LEN" ahead of a string AnyValue of n UTF-8 bytes, for n small enough that
+# both lengths take one byte.
+_STRING_HEADS = [b"\x12" + bytes((n + 2,)) + b"\x0a" + bytes((n,)) for n in range(0x7E)]
 
 
 class Unsupported(Exception):
@@ -190,7 +193,6 @@ def attributes(tag: bytes, attrs: Mapping[str, Any] | None) -> list[bytes]:
     if not attrs:
         return []
     out = []
-    cache: dict[tuple[str, Any], bytes]
     # BoundedAttributes' own items() goes through __iter__ (a lock and a copy unless
     # immutable) and __getitem__ per key: 5 µs for 13 attributes. Its dict holds the same
     # pairs in the same order; if another thread changes it meanwhile, the RuntimeError
@@ -199,25 +201,45 @@ def attributes(tag: bytes, attrs: Mapping[str, Any] | None) -> list[bytes]:
     for key, value in pairs:
         kind = type(value)
         if kind is str:
-            cache = _STR_ENTRIES
+            entry = _STR_ENTRIES.get((key, value))
+            if entry is None:
+                entry = _remember(_STR_ENTRIES, key, value)
         elif kind is int:
-            cache = _INT_ENTRIES
+            entry = _INT_ENTRIES.get((key, value))
+            if entry is None:
+                entry = _remember(_INT_ENTRIES, key, value)
         else:
-            encoded = any_value(value)
-            body = _key(key) + b"\x12" + length(encoded) + encoded
-            out.append(tag + length(body) + body)
-            continue
-        entry = cache.get((key, value))
-        if entry is None:
-            encoded = any_value(value)
-            body = _key(key) + b"\x12" + length(encoded) + encoded
-            entry = length(body) + body
-            if type(key) is str:
-                if len(cache) >= _MAX_ENTRIES:
-                    cache.clear()
-                cache[(key, value)] = entry
+            entry = _entry(key, value)
         out.append(tag + entry)
     return out
+
+
+def _remember(cache: dict[tuple[str, Any], bytes], key: Any, value: Any) -> bytes:
+    entry = _entry(key, value)
+    if type(key) is str:
+        if len(cache) >= _MAX_ENTRIES:
+            cache.clear()
+        cache[(key, value)] = entry
+    return entry
+
+
+def _entry(key: Any, value: Any) -> bytes:
+    """One attribute as ``LEN KeyValue``; a short string value without the generic calls."""
+    name = _KEYS.get(key) if type(key) is str else None
+    if name is None:
+        name = _key(key)
+    if type(value) is str:
+        data = text(value)
+        size = len(data)
+        if size < len(_STRING_HEADS):
+            body = name + _STRING_HEADS[size] + data
+        else:
+            body = name + b"\x12" + varint(size + 1 + len(varint(size))) + b"\x0a" + varint(size) + data
+    else:
+        encoded = any_value(value)
+        body = name + b"\x12" + length(encoded) + encoded
+    size = len(body)
+    return (_ONE_BYTE[size] if size < 0x80 else varint(size)) + body
 
 
 def instrumentation_scope(scope: Any) -> bytes:
