@@ -1,5 +1,5 @@
-"""Under otel-run, http/protobuf spans and log records are serialized by otel-run's encoder,
-and a real receiver gets exactly what upstream's encoder would have sent."""
+"""Under otel-run, spans and log records sent over http/protobuf or gRPC are encoded by
+otel-run's encoder, and a real receiver gets exactly what upstream's encoder would have sent."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from apps import otlp_env, run_script
 from otel_run.receiver import Receiver
 
 SCRIPT = """
-import logging, sys
+import logging, os, sys
 from opentelemetry import _logs, trace
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -39,7 +39,10 @@ for n in range(40):
         logging.getLogger("shop").warning("slow %d", n, extra={"order": n})
 trace.get_tracer_provider().force_flush()
 _logs.get_logger_provider().force_flush()
-from opentelemetry.exporter.otlp.proto.http import _log_exporter, trace_exporter
+if os.environ["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc":
+    from opentelemetry.exporter.otlp.proto.grpc import _log_exporter, trace_exporter
+else:
+    from opentelemetry.exporter.otlp.proto.http import _log_exporter, trace_exporter
 ours = [hasattr(f, "otel_run_upstream") for f in (trace_exporter.encode_spans, _log_exporter.encode_logs)]
 print("ours:", *ours)
 with open(sys.argv[0] + ".spans", "wb") as out:
@@ -68,9 +71,12 @@ def _items(
 
 
 @pytest.mark.timeout(60)
-def test_receiver_gets_upstreams_bytes_from_our_encoder(receiver: Receiver, tmp_path: Path) -> None:
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_receiver_gets_upstreams_bytes_from_our_encoder(
+    protocol: str, receiver: Receiver, tmp_path: Path
+) -> None:
     """80 spans and 40 log records arrive exactly as upstream's encoder would have written them."""
-    result = run_script(SCRIPT, otlp_env(receiver, OTEL_SERVICE_NAME="encoder"), tmp_path)
+    result = run_script(SCRIPT, otlp_env(receiver, protocol, OTEL_SERVICE_NAME="encoder"), tmp_path)
     assert result.returncode == 0, result.stderr
     assert "ours: True True" in result.stdout, result.stdout + result.stderr
     assert "encoder failed" not in result.stderr

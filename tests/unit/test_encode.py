@@ -216,3 +216,14 @@ def test_the_exporters_encoder_yields_the_gil_every_32_spans(monkeypatch: pytest
     spans = [_span(name=f"span {n}") for n in range(100)]
     assert encode(spans).SerializeToString() == upstream_spans(spans).SerializeToString()
     assert install.YIELD_EVERY == 32 and pauses == [0, 0, 0]
+
+
+def test_our_encoder_serves_upstreams_grpc_exporter_modules() -> None:
+    """After installing for gRPC, the exporter modules' encode_* return upstream's message."""
+    from opentelemetry.exporter.otlp.proto.grpc import trace_exporter
+
+    install.use_for_grpc("traces")
+    install.use_for_grpc("metrics")  # nothing to do: metrics stay upstream's
+    spans = [_span(), _span(name="other")]
+    assert trace_exporter.encode_spans(spans) == upstream_spans(spans)  # type: ignore[attr-defined]
+    assert trace_exporter.encode_spans.otel_run_upstream is upstream_spans  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Upstream's OTLP/HTTP protobuf exporters, serializing with otel-run's encoder.
+"""Upstream's OTLP protobuf exporters (HTTP and gRPC), serializing with otel-run's encoder.
 
 Upstream's ``OTLPSpanExporter.export`` / ``OTLPLogExporter.export``
 (opentelemetry-exporter-otlp-proto-http) call their module's ``encode_spans`` /
@@ -13,8 +13,8 @@ lost to ours. Inputs upstream treats specially (an attribute it logs and skips, 
 it refuses) take that path silently, since the outcome is upstream's; any other failure
 of ours is counted and told once per signal, as an otel-run bug.
 
-gRPC exporters are left alone: they hand a message object to the gRPC stub, and
-re-parsing our bytes into one would give back part of the saving.
+The gRPC exporters hand a message object to the gRPC stub; they get our bytes parsed
+back into one (``use_for_grpc``), still a fraction of building it in Python.
 """
 
 from __future__ import annotations
@@ -57,13 +57,17 @@ class Serialized:
 
 
 def with_fallback(
-    ours: Callable[..., bytes], theirs: Callable[[Sequence[Any]], Any], signal: str
+    ours: Callable[..., bytes],
+    theirs: Callable[[Sequence[Any]], Any],
+    signal: str,
+    wrap: Callable[[bytes], Any] = Serialized,
 ) -> Callable[[Sequence[Any]], Any]:
-    """An ``encode_*`` for upstream's exporter module: ours, else upstream's ``theirs``."""
+    """An ``encode_*`` for upstream's exporter module: ``wrap(ours(batch))``, else upstream's
+    ``theirs(batch)``."""
 
     def encode(batch: Sequence[Any]) -> Any:
         try:
-            return Serialized(ours(batch, YIELD_EVERY))
+            return wrap(ours(batch, YIELD_EVERY))
         except Exception as error:  # noqa: BLE001 - never lose a batch to our encoder
             message = theirs(batch)  # raises where upstream raises; its exporter handles that
             if not isinstance(error, Unsupported):
@@ -95,11 +99,31 @@ def use_for_http_protobuf() -> None:
     """
     from opentelemetry.exporter.otlp.proto.http import _log_exporter, trace_exporter
 
+    _replace(trace_exporter, "encode_spans", encode_spans, "traces", Serialized)
+    _replace(_log_exporter, "encode_logs", encode_logs, "logs", Serialized)
+
+
+def use_for_grpc(signal: str) -> None:
+    """The same for upstream's gRPC exporter of ``signal``, which hands a message to the
+    gRPC stub: our bytes parsed back into upstream's message (upb parses 512 spans in
+    0.4 ms). ``_translate_data`` calls the module's ``encode_*`` on every attempt, as before.
+    """
+    if signal == "traces":
+        from opentelemetry.exporter.otlp.proto.grpc import trace_exporter
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        _replace(trace_exporter, "encode_spans", encode_spans, "traces", ExportTraceServiceRequest.FromString)
+    elif signal == "logs":
+        from opentelemetry.exporter.otlp.proto.grpc import _log_exporter
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+        _replace(_log_exporter, "encode_logs", encode_logs, "logs", ExportLogsServiceRequest.FromString)
+
+
+def _replace(
+    module: Any, name: str, ours: Callable[..., bytes], signal: str, wrap: Callable[[bytes], Any]
+) -> None:
     with _lock:
-        for module, name, ours, signal in (
-            (trace_exporter, "encode_spans", encode_spans, "traces"),
-            (_log_exporter, "encode_logs", encode_logs, "logs"),
-        ):
-            current = getattr(module, name)
-            if not hasattr(current, "otel_run_upstream"):
-                setattr(module, name, with_fallback(ours, current, signal))
+        current = getattr(module, name)
+        if not hasattr(current, "otel_run_upstream"):
+            setattr(module, name, with_fallback(ours, current, signal, wrap))

@@ -219,6 +219,9 @@ def _http_exporter(signal: SignalSettings, preferences: dict[str, Any], built: B
 def _grpc_exporter(signal: SignalSettings, preferences: dict[str, Any]) -> Any:
     import grpc
 
+    from otel_run.runtime.encode.install import use_for_grpc
+
+    use_for_grpc(signal.signal)  # as for http/protobuf: otel-run's encoder, upstream's exporter
     cls = _exporter_class("grpc", signal.signal)
     credentials: Any | None = None
     if not signal.insecure:
