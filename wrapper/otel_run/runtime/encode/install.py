@@ -19,6 +19,7 @@ back into one (``use_for_grpc``), still a fraction of building it in Python.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -37,6 +38,17 @@ fallbacks: dict[str, int] = {"traces": 0, "logs": 0}
 """Batches our encoder failed on and upstream's encoded, per signal, in this process."""
 _told: set[str] = set()
 _lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # A fork while a batch thread held the lock (telling a fallback) must not leave the
+    # child a lock that no thread of it will release.
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Serialized:
