@@ -267,3 +267,23 @@ def test_importing_django_leaves_its_settings_alone(receiver: Receiver, tmp_path
         "False",
         "mysite.urls opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware",
     ]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("model", ["--workers", "--reload"])
+def test_uvicorn_workers_keep_the_derived_service_name(model: str, receiver: Receiver) -> None:
+    """Without OTEL_SERVICE_NAME, uvicorn's spawned workers export under the name derived from
+    the command (starlette_app), not under their own 'python -c ...' command line."""
+    port = free_port()
+    options = ["--workers", "2"] if model == "--workers" else ["--reload", "--reload-dir", str(WEBAPPS)]
+    argv = _uvicorn("starlette_app:app", WEBAPPS, *options)(port)
+    with started(argv, otlp_env(receiver), port) as app:
+        sent = Sent()
+        for _ in range(ITEMS):
+            sent.get(app, "/items")
+        assert wait_for_spans(
+            receiver, lambda: len(server_spans_for(receiver.store.spans(), "/items")) >= ITEMS
+        )
+        app.stop(signal.SIGTERM)
+    assert {s.service for s in receiver.store.spans()} == {"starlette_app"}
+    assert "service starlette_app (derived from uvicorn app starlette_app:app" in app.stderr

@@ -156,8 +156,8 @@ def test_other_exec_errors_are_126_with_the_reason(tmp_path: Path, monkeypatch: 
 @pytest.mark.timeout(10)
 def test_the_launched_command_is_not_a_child() -> None:
     """An app's OTEL_RUN_PARENT_PID is removed: what otel-run launches announces itself."""
-    env = build_env({"OTEL_RUN_PARENT_PID": "1234", "HOME": "/root"}, BOOT)
-    assert "OTEL_RUN_PARENT_PID" not in env
+    env = build_env({"OTEL_RUN_PARENT_PID": "1234", "OTEL_RUN_PARENT_SERVICE": "shop", "HOME": "/root"}, BOOT)
+    assert "OTEL_RUN_PARENT_PID" not in env and "OTEL_RUN_PARENT_SERVICE" not in env
     assert env["HOME"] == "/root"
 
 

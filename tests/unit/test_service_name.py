@@ -114,3 +114,27 @@ def test_launcher_without_app_spec_names_itself() -> None:
 def test_no_script_gives_the_specification_default(argv: list[str]) -> None:
     """No script or module (an interactive or -c run) gives unknown_service:python."""
     assert derive(argv, {}) == Derived("unknown_service:python", "no script or module on the command line")
+
+
+SPAWN_CHILD = [
+    "/venv/bin/python",
+    "-B",
+    "-c",
+    "from multiprocessing.spawn import spawn_main; spawn_main(tracker_fd=5, pipe_handle=7)",
+    "--multiprocessing-fork",
+]
+
+
+@pytest.mark.timeout(10)
+def test_multiprocessing_worker_takes_its_parents_derived_name() -> None:
+    """A spawn child (uvicorn --workers) runs the parent's app: it takes the name the parent derived."""
+    derived = derive(SPAWN_CHILD, {"OTEL_RUN_PARENT_SERVICE": "shop"})
+    assert derived.name == "shop"
+    assert "multiprocessing" in derived.origin
+
+
+@pytest.mark.timeout(10)
+def test_other_children_derive_their_own_name() -> None:
+    """Only multiprocessing workers inherit: another program started by the app names itself."""
+    assert derive(["python", "report.py"], {"OTEL_RUN_PARENT_SERVICE": "shop"}).name == "report"
+    assert derive(SPAWN_CHILD, {}).name == "unknown_service:python"

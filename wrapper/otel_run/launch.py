@@ -43,6 +43,7 @@ def build_env(environ: Mapping[str, str], boot: Path) -> dict[str, str]:
     env[BOOTED_MARKER] = boot_text
     # What otel-run launches is the app, not a child of one: it prints the startup line.
     env.pop(envvars.OTEL_RUN_PARENT_PID, None)
+    env.pop(envvars.OTEL_RUN_PARENT_SERVICE, None)
     return env
 
 

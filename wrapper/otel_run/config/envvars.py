@@ -29,6 +29,12 @@ nothing unless something is wrong (only the process otel-run launched prints the
 line). The launcher removes it, so that ``otel-run`` started from inside an app announces
 itself again."""
 
+OTEL_RUN_PARENT_SERVICE = "OTEL_RUN_PARENT_SERVICE"
+"""Set by otel-run, not by people: the service name a booted process derived, for its
+multiprocessing workers (``uvicorn --workers N``, ``--reload``), which run the same app
+but whose own command line (``python -c "from multiprocessing.spawn import ..."``) names
+nothing. Other children derive their own name. The launcher removes it."""
+
 OTEL_RUN_STATUS_DIR = "OTEL_RUN_STATUS_DIR"
 """Directory where each booted process keeps its live status for ``otel-run status``.
 Default: ``$XDG_RUNTIME_DIR/otel-run``, else ``<temp dir>/otel-run-<uid>`` (created 0700)."""
@@ -41,5 +47,6 @@ ALL = (
     OTEL_RUN_SHUTDOWN_TIMEOUT,
     OTEL_RUN_DEBUG,
     OTEL_RUN_PARENT_PID,
+    OTEL_RUN_PARENT_SERVICE,
     OTEL_RUN_STATUS_DIR,
 )

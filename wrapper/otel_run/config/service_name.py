@@ -6,12 +6,13 @@ from. The derived name is always announced as derived, with the variable that se
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import NamedTuple
 
-from otel_run.config import resource_detect
+from otel_run.config import envvars, resource_detect
 
 # Scripts whose name says nothing about the service: use the folder or the app spec.
 _GENERIC_STEMS = frozenset(
@@ -59,10 +60,22 @@ def derive(argv: Sequence[str], environ: Mapping[str, str]) -> Derived:
     pod = resource_detect.pod_name(environ)
     if pod:
         return Derived(workload_from_pod_name(pod), f"Kubernetes pod {pod}")
+    inherited = environ.get(envvars.OTEL_RUN_PARENT_SERVICE)
+    if inherited and is_multiprocessing_child(argv):
+        return Derived(inherited, "the process that started this multiprocessing worker")
     program = _program(argv)
     if program is not None:
         return program
     return Derived("unknown_service:python", "no script or module on the command line")
+
+
+def is_multiprocessing_child(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` is a ``multiprocessing`` spawn or forkserver child's command line."""
+    if "--multiprocessing-fork" in argv:
+        return True
+    return any(
+        arg == "-c" and code.startswith("from multiprocessing.") for arg, code in itertools.pairwise(argv)
+    )
 
 
 def _program(argv: Sequence[str]) -> Derived | None:

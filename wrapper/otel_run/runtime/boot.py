@@ -100,7 +100,7 @@ def boot(environ: dict[str, str] | None = None, argv: list[str] | None = None) -
     try:
         settings = Settings.from_env(os.environ if environ is None else environ, command)
         _state.settings = settings
-        _mark_children()
+        _mark_children(settings)
         _boot(settings)
     except Exception as error:
         if settings is not None and settings.debug:
@@ -116,11 +116,13 @@ def boot(environ: dict[str, str] | None = None, argv: list[str] | None = None) -
     return _state
 
 
-def _mark_children() -> None:
+def _mark_children(settings: Settings) -> None:
     # Python processes this one starts (subprocess, multiprocessing spawn, a reloader's
     # server) boot too, but print nothing unless something is wrong: an app that parses a
     # child's output must get the output it would get without otel-run.
     os.environ[envvars.OTEL_RUN_PARENT_PID] = str(os.getpid())
+    if settings.service_name_derived:  # multiprocessing workers (uvicorn's) run this same app
+        os.environ[envvars.OTEL_RUN_PARENT_SERVICE] = settings.service_name
 
 
 def _boot(settings: Settings) -> None:
@@ -196,7 +198,6 @@ def _arm_instrumentations(settings: Settings) -> None:
 
 def _arm_lifecycle(settings: Settings, built: Built) -> Recorder:
     from otel_run.runtime import greenlets, importhook, lifecycle, sdk, serverhooks, status
-    from otel_run.runtime.servers import reloader
     from otel_run.runtime.servers import uwsgi as uwsgi_support
 
     watcher = _state.watcher
@@ -250,8 +251,7 @@ def _arm_lifecycle(settings: Settings, built: Built) -> Recorder:
             "uwsgidecorators", lambda module: uwsgi_support.join_decorators_chain(module, in_uwsgi_worker)
         )
     imports.watch("multiprocessing", cycle.hook_multiprocessing)
-    imports.watch("werkzeug._reloader", lambda module: reloader.hook(module, on_reloader_watcher))
-    serverhooks.arm(imports, cycle)
+    serverhooks.arm(imports, cycle, on_reloader_watcher)
     return recorder
 
 
@@ -269,9 +269,8 @@ def _verify_and_announce(settings: Settings, built: Built) -> None:
     if settings.announces:
         found = _state.instrumentations
         assert found is not None  # _arm_instrumentations ran
-        waiting = len(found.by_state("waiting"))
         startup_line = report.startup_line if settings.file is None else report.file_startup_line
-        report.line(startup_line(settings, active, found.by_state("active"), waiting))
+        report.line(startup_line(settings, active, found.by_state("active"), len(found.by_state("waiting"))))
     if settings.strict and _state.problems:
         _exit_strict("; ".join(_state.problems))
 

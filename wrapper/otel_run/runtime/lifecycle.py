@@ -111,7 +111,13 @@ class Lifecycle:
             thread = threading.Thread(
                 target=_quietly, args=(provider.shutdown,), name="otel-run-shutdown", daemon=True
             )
-            thread.start()
+            try:
+                thread.start()
+            except RuntimeError:
+                # Python 3.12.0 and 3.12.1 refuse new threads in atexit handlers (cpython#113964):
+                # flush here, bounded by each exporter's own timeout instead of the budget.
+                _quietly(provider.shutdown)
+                continue
             threads.append((provider, thread))
         for provider, thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))

@@ -68,6 +68,14 @@ def make_handler(logger_provider: Any) -> logging.Handler:
                 attributes.pop(key, None)
             return attributes, event_name
 
+        def flush(self) -> None:
+            try:
+                super().flush()
+            except RuntimeError:
+                # logging.shutdown() at exit: Python 3.12.0 and 3.12.1 refuse the thread
+                # upstream flushes in (cpython#113964); otel-run's exit flush does it.
+                pass
+
     handler: logging.Handler = Handler(
         level=logging.NOTSET, logger_provider=logger_provider, log_code_attributes=True
     )

@@ -7,9 +7,11 @@ adapter runs when the app imports that server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from otel_run.runtime.servers import django as django_support
+from otel_run.runtime.servers import reloader
 from otel_run.runtime.servers import uvicorn as uvicorn_support
 
 if TYPE_CHECKING:
@@ -23,8 +25,12 @@ def gates() -> dict[str, Gate]:
     return {"django": django_support.when_settings_ready}
 
 
-def arm(imports: ImportWatcher, cycle: Lifecycle) -> None:
-    """Watch for the servers whose worker or reloader model needs an adapter."""
+def arm(imports: ImportWatcher, cycle: Lifecycle, on_reloader_watcher: Callable[[], None]) -> None:
+    """Watch for the servers whose worker or reloader model needs an adapter.
+
+    ``on_reloader_watcher`` is called in the process that becomes Werkzeug's reloader watcher.
+    """
+    imports.watch("werkzeug._reloader", lambda module: reloader.hook(module, on_reloader_watcher))
     imports.watch(
         "django.utils.autoreload", lambda module: django_support.hook_autoreload(module, cycle.budget_s)
     )
