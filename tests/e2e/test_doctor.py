@@ -490,9 +490,10 @@ def test_broken_sdk_is_diagnosed_and_doctor_still_works(receiver: Receiver, tmp_
 
 
 @pytest.mark.timeout(60)
-def test_instrumentation_report_lists_installed_libraries(receiver: Receiver) -> None:
+def test_instrumentation_report_lists_installed_libraries(receiver: Receiver, tmp_path: Path) -> None:
     """The report lists what is instrumented on import and which installed libraries lack it."""
-    done, report = doctor_json(env_for(receiver.http_url))
+    # Its own status directory: booted processes of other runs on this machine are not this test's.
+    done, report = doctor_json(env_for(receiver.http_url, OTEL_RUN_STATUS_DIR=str(tmp_path)))
     assert done.code == 0, done.stdout
     found = report["instrumentation"]
     assert "flask" in found["instrumented"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 
-from apps import otlp_env, run_script, startup_lines
+from apps import otlp_env, run, run_script, startup_lines
 from otel_run.receiver import Receiver
 
 
@@ -56,3 +57,13 @@ def test_asyncio_instrumentation_is_active(receiver: Receiver, tmp_path: Path) -
     assert receiver.store.wait_for(
         lambda store: any(s.name == "asyncio coro-checkout_total" for s in store.spans()), 10
     ), [s.name for s in receiver.store.spans()]
+
+
+@pytest.mark.timeout(60)
+def test_doctor_lists_every_instrumentation_the_line_counts(receiver: Receiver) -> None:
+    """The full list the startup line leaves out is in doctor: every installed instrumentor."""
+    done = run(["doctor", "--json"], otlp_env(receiver), timeout=30)
+    report = json.loads(done.stdout)
+    assert set(report["instrumentation"]["instrumented"]) == _installed(), done.stdout[-2000:]
+    text = " ".join(run(["doctor"], otlp_env(receiver), timeout=30).stdout.split())  # unwrapped
+    assert "instrumented on import: " in text and " django, " in text and " grpc_server, " in text

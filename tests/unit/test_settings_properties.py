@@ -108,6 +108,7 @@ FREE_TEXT = [
     *_otlp("CLIENT_KEY"),
     *_otlp("CLIENT_CERTIFICATE"),
     "OTEL_RUN_PARENT_PID",  # set by otel-run in children; only its presence is read
+    "OTEL_RUN_PARENT_SERVICE",  # set by otel-run in children; read by multiprocessing workers
 ]
 ALL_NAMES = sorted({*BOOLEANS, *INTEGERS, *CHOICES, *KEY_VALUES, *ENDPOINTS, *EXPORTERS, RATIO, *FREE_TEXT})
 # A ratio argument is only read for a ratio sampler (the specification: only used if set).
