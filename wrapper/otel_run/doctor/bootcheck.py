@@ -21,7 +21,8 @@ from typing import Any
 MARKER = "OTEL_RUN_BOOTCHECK "
 CHILD_CODE = "from otel_run.doctor.bootcheck import child_report; child_report()"
 PREFIX = "otel-run: "
-STARTUP = PREFIX + "service "
+STARTUP = (PREFIX + "service ", PREFIX + "configured from ")
+"""How the startup line begins: configured by the environment, or by OTEL_CONFIG_FILE."""
 DEFAULT_TIMEOUT_S = 8.0
 _STATES = ("active", "waiting", "disabled", "skipped", "failed")
 _AUTO_INSTRUMENTATION = os.path.join("opentelemetry", "instrumentation", "auto_instrumentation")

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from otel_run import __version__
 from otel_run.config.settings import SIGNALS, Settings, SignalSettings
-from otel_run.doctor import bootcheck, diagnose, probe
+from otel_run.doctor import bootcheck, diagnose, fileconfig, probe
 from otel_run.doctor.diagnose import FAIL, INFO, OK, WARN, Check
 from otel_run.doctor.inventory import Library
 from otel_run.doctor.running import running
@@ -68,8 +68,8 @@ def collect(environ: Mapping[str, str]) -> Report:
     with its own time limit, so the whole takes well under 10 seconds whatever the
     endpoint does.
     """
-    settings = Settings.from_env(environ)
-    checks = diagnose.settings_checks(settings, environ)
+    settings, checks = fileconfig.resolve(Settings.from_env(environ), environ)  # OTEL_CONFIG_FILE
+    checks += diagnose.settings_checks(settings, environ)
     live_processes = running(environ)  # before the boot check starts a booted child of its own
 
     booted: list[bootcheck.BootFacts] = []
@@ -100,7 +100,7 @@ def collect(environ: Mapping[str, str]) -> Report:
         live=[asdict(outcome) for outcome in outcomes],
         instrumentation=_instrumentation_section(libraries, instrumented, settings),
     )
-    return scrub(report, secrets(settings))
+    return scrub(report, sorted({*secrets(settings), *fileconfig.secrets(settings)}, key=len, reverse=True))
 
 
 def _libraries(facts: Mapping[str, Any] | None) -> list[Library] | None:
@@ -163,6 +163,7 @@ def configuration(settings: Settings) -> dict[str, Any]:
         "propagators": list(settings.propagators),
         "disabled_instrumentations": sorted(settings.disabled_instrumentations),
         "warnings": list(settings.warnings),
+        **fileconfig.configuration(settings),
     }
 
 
@@ -259,7 +260,7 @@ def render(report: Report, as_json: bool = False) -> str:
             "instrumentation": report.instrumentation,
         }
         return json.dumps(document, indent=2, default=str) + "\n"
-    lines = [_headline(report), "", "Configuration (what the app gets from this environment)"]
+    lines = [_headline(report), "", f"Configuration ({fileconfig.source(report.configuration)})"]
     lines.extend(_configuration_lines(report.configuration))
     lines += ["", "Checks"]
     for check in report.checks:
@@ -308,6 +309,7 @@ def _configuration_lines(config: Mapping[str, Any]) -> list[str]:
     rows.append(("propagators", ", ".join(config.get("propagators") or ()) or "none"))
     if config.get("disabled_instrumentations"):
         rows.append(("disabled", ", ".join(config["disabled_instrumentations"])))
+    rows += fileconfig.rows(config)
     return [f"  {label:<13} {value}" for label, value in rows]
 
 
@@ -320,7 +322,9 @@ def _signal_text(facts: Mapping[str, Any]) -> str:
     source = facts.get("endpoint_source")
     where = f"{facts.get('endpoint')} ({'default' if source == 'default' else 'from ' + str(source)})"
     text = f"{where} over {facts.get('protocol')}"
-    if facts.get("protocol_source") != "default":
+    if facts.get("protocol_source") != "default" and not str(source).startswith(
+        str(facts["protocol_source"])
+    ):
         text += f" (from {facts.get('protocol_source')})"
     extras = [name for name in exporters if name != "otlp"]
     if extras:

@@ -19,7 +19,8 @@ def boot_checks(
     settings: Settings,
 ) -> list[Check]:
     """What a Python started with the app's environment ended up with."""
-    boot_warnings = [line for line in warnings if line not in settings.warnings]
+    told = {*settings.warnings, *(getattr(settings.file.loaded, "notes", ()) if settings.file else ())}
+    boot_warnings = [line for line in warnings if line not in told]  # not again what a check says
     if facts is None:
         return [_no_report(error, exit_code, boot_warnings, other_stderr)]
     checks: list[Check] = []
@@ -149,6 +150,8 @@ def _no_sdk_fix(
             f"the SDK cannot be imported ({providers['sdk_error']}): "
             "pip install --force-reinstall opentelemetry-sdk otel-run"
         )
+    if settings.config_file is not None and settings.file is None:
+        return f"correct {settings.config_file} (the config file check says where)"
     if not boot.get("booted"):
         return (
             "otel-run's boot did not run: start the app as 'otel-run python app.py', or put otel-run's boot "

@@ -13,6 +13,10 @@ from otel_run.doctor.diagnose.check import _NOUNS, FAIL, OK, WARN, Check, _join
 
 def settings_checks(settings: Settings, environ: Mapping[str, str]) -> list[Check]:
     """Checks that need only the parsed settings: disabled SDK, exporters, sampler, bad values."""
+    if settings.config_file is not None:  # the file, not the variables, says what is exported
+        from otel_run.doctor.diagnose.configfile import file_checks
+
+        return file_checks(settings, environ)
     checks: list[Check] = []
     if settings.disabled:
         checks.append(

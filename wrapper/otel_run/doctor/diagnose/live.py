@@ -308,11 +308,8 @@ def _not_found_fix(outcome: Outcome, signal: SignalSettings) -> str:
 
 
 def _endpoint_variable(signal: SignalSettings) -> str:
-    return (
-        signal.endpoint_source
-        if signal.endpoint_source.startswith("OTEL_")
-        else "OTEL_EXPORTER_OTLP_ENDPOINT"
-    )
+    # A variable, or the field of OTEL_CONFIG_FILE the endpoint comes from ("c.yaml tracer_provider...").
+    return "OTEL_EXPORTER_OTLP_ENDPOINT" if signal.endpoint_source == "default" else signal.endpoint_source
 
 
 def _protocol_variable(signal: SignalSettings) -> str:
