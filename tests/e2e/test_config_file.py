@@ -9,12 +9,14 @@ leaves the app's output and exit status exactly as without otel-run (or exit 70 
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from apps import PYTHON, REPO, clean_env, free_port, otlp_env, run_script, server
+from apps import BIN, PYTHON, REPO, clean_env, free_port, otlp_env, run_script, server
 from otel_run.config.configfile import FAIL_OPEN
 from otel_run.receiver import Receiver
 
@@ -218,3 +220,83 @@ def test_a_typo_in_a_component_name_names_the_field_and_the_fix(receiver: Receiv
         "Plugin 'otlp_htp' not found in group 'opentelemetry_traces_exporter'. Make sure the package "
         "providing this plugin is installed; did you mean 'otlp_http'?"
     ], done.stderr
+
+
+SLOW = {
+    "OTEL_BSP_SCHEDULE_DELAY": "60000",
+    "OTEL_BLRP_SCHEDULE_DELAY": "60000",
+    "OTEL_METRIC_EXPORT_INTERVAL": "60000",
+}
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("run", range(5))
+def test_sigterm_flushes_what_the_file_built(run: int, receiver: Receiver) -> None:
+    """Spans batched by the file's processors (60 s delay) arrive at SIGTERM; the status is the app's."""
+    port = free_port()
+    env = _example_env(receiver, PORT=str(port), OTEL_SERVICE_NAME=f"file-sigterm-{run}", **SLOW)
+    with server([PYTHON, "sample_app/app.py"], env, port) as app:
+        for _ in range(10):
+            assert app.get("/items").status_code == 200
+        assert not receiver.store.spans(), "exported before SIGTERM"
+        status = app.stop(signal.SIGTERM)
+    assert status == -signal.SIGTERM, app.stderr
+    assert receiver.store.wait_for(lambda s: len([x for x in s.spans() if x.name == "GET /items"]) == 10, 10)
+    assert any(log.body == "listing 3 items" for log in receiver.store.logs())
+
+
+@pytest.mark.timeout(90)
+def test_gunicorn_workers_export_what_the_file_sets_up(receiver: Receiver) -> None:
+    """Forked workers build nothing of their own from the environment: the file's exporters keep working."""
+    port = free_port()
+    env = _example_env(receiver, OTEL_SERVICE_NAME="file-workers")
+    args = [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "sample_app.app:app"]
+    with server(args, env, port) as app:
+        for _ in range(20):
+            assert app.get("/items").status_code == 200
+        arrived = receiver.store.wait_for(
+            lambda s: len([x for x in s.spans() if x.name == "GET /items"]) == 20, 20
+        )
+        app.stop(signal.SIGTERM)
+    assert arrived, app.stderr
+    assert {span.service for span in receiver.store.spans()} == {"file-workers"}
+    assert (
+        len([line for line in app.stderr.splitlines() if line.startswith("otel-run: configured from")]) == 1
+    )
+
+
+LOOP = """
+import sys, time
+from opentelemetry import trace
+tracer = trace.get_tracer("app")
+for _ in range(30):
+    with tracer.start_as_current_span("work"):
+        time.sleep(0.1)
+print("app ran")
+sys.exit(3)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_dead_endpoint_in_the_file_is_told_once_and_exit_is_on_time(tmp_path: Path) -> None:
+    """The file's exporter is watched: one line naming its URL for many failed exports; exit on time."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    path = tmp_path / "otel-config.yaml"
+    batch = "    - batch:\n        schedule_delay: 100"
+    path.write_text(
+        MINIMAL.replace("    - simple:", batch).replace("/v1/traces", "/v1/traces\n            timeout: 300")
+    )
+    env = clean_env(OTEL_CONFIG_FILE=str(path), COLLECTOR=dead, OTEL_RUN_SHUTDOWN_TIMEOUT="2000")
+    started = time.monotonic()
+    done = run_script(LOOP, env, tmp_path)
+    elapsed = time.monotonic() - started
+    assert (done.returncode, done.stdout) == (3, "app ran\n")
+    told = [
+        line
+        for line in done.stderr.splitlines()
+        if line.startswith(f"otel-run: cannot export traces to {dead}")
+    ]
+    assert len(told) == 1, done.stderr
+    assert "connection refused" in told[0]
+    assert "Traceback" not in done.stderr and "Failed to export" not in done.stderr
+    assert elapsed < 15, done.stderr

@@ -218,3 +218,9 @@ def test_settings_ignore_bad_values_of_replaced_variables() -> None:
         "OTEL_SERVIC_NAME is not a known variable and is ignored; did you mean OTEL_SERVICE_NAME?",
     )
     assert len(Settings.from_env({"OTEL_TRACES_SAMPLER": "sometimes"}).warnings) == 1
+
+
+def test_the_readme_shows_the_example_file_as_it_is() -> None:
+    """The README's example configuration file is sample_app/otel-config.yaml, byte for byte."""
+    readme = (EXAMPLE.parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "```yaml\n" + EXAMPLE.read_text(encoding="utf-8") + "```" in readme

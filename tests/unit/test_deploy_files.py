@@ -63,7 +63,9 @@ def _collector_configs() -> list[tuple[str, dict[str, Any]]]:
     configs = [("deploy/otel-collector.yaml", _load(DEPLOY / "otel-collector.yaml"))]
     for config_map in _of_kind("ConfigMap"):
         for key, text in config_map.get("data", {}).items():
-            configs.append((f"ConfigMap {config_map['metadata']['name']}/{key}", yaml.safe_load(text)))
+            document = yaml.safe_load(text)
+            if "file_format" not in document:  # an app's OTEL_CONFIG_FILE, not a collector's config
+                configs.append((f"ConfigMap {config_map['metadata']['name']}/{key}", document))
     return configs
 
 
@@ -257,3 +259,69 @@ def test_dockerfile_is_hadolint_clean(dockerfile: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- the app configured by OTEL_CONFIG_FILE, mounted from a ConfigMap ---------------------
+
+EXAMPLE_CONFIG = ROOT / "sample_app" / "otel-config.yaml"
+
+
+def _config_file_pod() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    (deployment,) = [d for d in _of_kind("Deployment") if d["metadata"]["name"] == "sample-app-config-file"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    (config_map,) = [c for c in _of_kind("ConfigMap") if c["metadata"]["name"] == "otel-config"]
+    return pod, container, config_map
+
+
+def test_k8s_config_file_is_the_readme_example_mounted_where_otel_config_file_points() -> None:
+    """The ConfigMap holds sample_app/otel-config.yaml; the pod mounts it at OTEL_CONFIG_FILE."""
+    pod, container, config_map = _config_file_pod()
+    assert config_map["metadata"]["namespace"] == "demo"
+    (key, text), *_ = config_map["data"].items()
+    assert text == EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    path = _env(container)["OTEL_CONFIG_FILE"]["value"]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] != "tmp"]
+    assert mount["readOnly"] is True and path == f"{mount['mountPath']}/{key}"
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert volume["configMap"]["name"] == "otel-config"
+
+
+def _expanded_env(container: dict[str, Any]) -> dict[str, str]:
+    """The container's variables as the kubelet sets them, with made-up downward-API values."""
+    fake = {"metadata.name": "sample-app-config-file-7d9c-x2k4p", "metadata.namespace": "demo"}
+    fake |= {
+        "spec.nodeName": "node-1",
+        "metadata.uid": "0b1c",
+        "metadata.labels['app.kubernetes.io/name']": "sac",
+    }
+    env: dict[str, str] = {}
+    for item in container["env"]:
+        if "valueFrom" in item:
+            env[item["name"]] = fake[item["valueFrom"]["fieldRef"]["fieldPath"]]
+        else:
+            env[item["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], item["value"])
+    return env
+
+
+def test_k8s_config_file_resolves_with_the_pods_variables(tmp_path: Path) -> None:
+    """Loaded as the app's boot loads it, the file gets the pod's k8s.* attributes and the collector."""
+    from otel_run.config.settings import Settings
+    from otel_run.runtime.sdk import fromfile
+
+    _, container, config_map = _config_file_pod()
+    env = _expanded_env(container)
+    path = tmp_path / "otel-config.yaml"
+    path.write_text(next(iter(config_map["data"].values())), encoding="utf-8")
+    env["OTEL_CONFIG_FILE"] = str(path)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)  # upstream substitutes from os.environ
+        settings, loaded = fromfile.load(Settings.from_env(env), env)
+    assert settings.service_name == "sac"
+    attributes = dict(settings.resource_attributes)
+    assert attributes["k8s.pod.name"] == "sample-app-config-file-7d9c-x2k4p"
+    assert attributes["k8s.namespace.name"] == "demo"
+    assert attributes["deployment.environment.name"] == "demo"
+    assert settings.traces.endpoint == "http://otel-collector.observability:4318/v1/traces"
+    assert loaded.notes == []  # every variable the file needs is set, none is ignored

@@ -209,7 +209,12 @@ def resolve(
         disabled=file.sdk_disabled,
         service_name=service,
         service_name_origin=None,
-        resource_attributes=tuple((k, str(v)) for k, v in resource.items() if k != "service.name"),
+        # The SDK's own telemetry.sdk.* are on every resource; doctor's test items are not the SDK's.
+        resource_attributes=tuple(
+            (k, str(v))
+            for k, v in resource.items()
+            if k != "service.name" and not k.startswith("telemetry.sdk.")
+        ),
         traces=_signal(settings.traces, found, path),
         metrics=_signal(settings.metrics, found, path),
         logs=_signal(settings.logs, found, path),

@@ -70,7 +70,8 @@ def resolve(settings: Settings, environ: Mapping[str, str]) -> tuple[Settings, l
                 f"{names} {'is' if len(file.ignored_variables) == 1 else 'are'} set but ignored: "
                 f"{path} (OTEL_CONFIG_FILE) is the configuration, and the file does not reference "
                 f"{'it' if len(file.ignored_variables) == 1 else 'them'}",
-                f"unset {names}, or use them in the file as ${{{file.ignored_variables[0]}}}",
+                f"unset {names}, or use {'it' if len(file.ignored_variables) == 1 else 'them'} in the file "
+                f"as ${{{file.ignored_variables[0]}}}",
             )
         )
     return resolved, checks
