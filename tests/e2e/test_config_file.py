@@ -300,3 +300,24 @@ def test_a_dead_endpoint_in_the_file_is_told_once_and_exit_is_on_time(tmp_path: 
     assert "connection refused" in told[0]
     assert "Traceback" not in done.stderr and "Failed to export" not in done.stderr
     assert elapsed < 15, done.stderr
+
+
+@pytest.mark.timeout(60)
+def test_disabled_in_the_file_installs_nothing_and_strict_exits_for_a_broken_section(tmp_path: Path) -> None:
+    """``disabled: true`` is the file's OTEL_SDK_DISABLED; under strict mode a broken section exits 70."""
+    path = tmp_path / "otel-config.yaml"
+    extra = "\ninstrumentation/development:\n  python:\n    flaskk: {excluded_urls: x}\n"
+    path.write_text(MINIMAL.replace('file_format: "1.0"', 'file_format: "1.0"\ndisabled: true') + extra)
+    done = run_script(APP, clean_env(OTEL_CONFIG_FILE=str(path), COLLECTOR="http://127.0.0.1:9"), tmp_path)
+    assert (done.returncode, done.stdout) == (3, "app ran\n")
+    lines = [line for line in done.stderr.splitlines() if line.startswith("otel-run:")]
+    assert lines[0].startswith(
+        f"otel-run: {path} line 16 (instrumentation/development.python.flaskk): no instrumentation "
+        "'flaskk' is installed, so these options are not used (installed: "
+    )
+    assert lines[1:] == [f"otel-run: {path} says disabled: telemetry is off, nothing was installed"]
+    path.write_text(MINIMAL.replace("otlp_http:", "otlp_htp:"))
+    env = clean_env(OTEL_CONFIG_FILE=str(path), OTEL_RUN_STRICT="true", COLLECTOR="http://127.0.0.1:9")
+    strict = run_script(APP, env, tmp_path)
+    assert (strict.returncode, strict.stdout) == (70, "")
+    assert "did you mean 'otlp_http'?); exiting 70" in strict.stderr

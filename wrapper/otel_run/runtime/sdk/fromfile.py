@@ -106,6 +106,7 @@ def load(settings: Settings, environ: Mapping[str, str]) -> tuple[Settings, Load
         for line, name in configfile.unset_references(environ, text)
     ]
     notes += [f"{path}: {line}" for line in heard]
+    notes += _unknown_instrumentations(document, text, path)
     if ignored:
         notes.append(
             f"{path} (OTEL_CONFIG_FILE) is the configuration, so {', '.join(ignored)} "
@@ -115,6 +116,21 @@ def load(settings: Settings, environ: Mapping[str, str]) -> tuple[Settings, Load
     loaded = Loaded(path, text, model, document, resource, notes)
     resolved = filesettings.resolve(settings, document, dict(resource.attributes), path, ignored, loaded)
     return resolved, loaded
+
+
+def _unknown_instrumentations(document: Mapping[str, Any], text: str, path: str) -> list[str]:
+    """``instrumentation/development.python`` entries that name no installed instrumentor."""
+    from otel_run.runtime import entrypoints
+
+    python = (document.get("instrumentation/development") or {}).get("python") or {}
+    installed = {entry.name for entry in entrypoints.group("opentelemetry_instrumentor")}
+    known = ", ".join(sorted(installed))
+    return [
+        f"{configfile.where(path, text, ['instrumentation/development', 'python', name])}: no "
+        f"instrumentation {name!r} is installed, so these options are not used (installed: {known})"
+        for name in python
+        if name not in installed
+    ]
 
 
 def _read(path: str) -> str:
