@@ -224,3 +224,11 @@ def test_the_readme_shows_the_example_file_as_it_is() -> None:
     """The README's example configuration file is sample_app/otel-config.yaml, byte for byte."""
     readme = (EXAMPLE.parents[1] / "README.md").read_text(encoding="utf-8")
     assert "```yaml\n" + EXAMPLE.read_text(encoding="utf-8") + "```" in readme
+
+
+def test_upstreams_schema_is_valid_so_the_boot_may_skip_checking_it() -> None:
+    """fromfile skips jsonschema's per-load check of upstream's vendored schema; this is that check."""
+    import jsonschema
+    from opentelemetry.configuration.file import _loader
+
+    jsonschema.Draft202012Validator.check_schema(_loader._get_schema())

@@ -87,7 +87,7 @@ def load(settings: Settings, environ: Mapping[str, str]) -> tuple[Settings, Load
             f"OTEL_CONFIG_FILE={path}: opentelemetry-configuration cannot be imported "
             f"({type(error).__name__}: {error}); pip install 'opentelemetry-configuration>=0.66b1,<0.67'"
         ) from error
-    with _upstream_lines(heard), _env_prefix_substitution():
+    with _upstream_lines(heard), _env_prefix_substitution(), _schema_checked_once():
         try:
             model = load_config_file(path)
         except ConfigurationError as error:
@@ -250,3 +250,40 @@ def _env_prefix_substitution() -> Iterator[None]:
     finally:
         setattr(_loader, "substitute_env_vars", original)  # noqa: B010
         _loader._STANDALONE_ENV_REF = standalone
+
+
+@contextmanager
+def _schema_checked_once() -> Iterator[None]:
+    """Validate the file without first validating upstream's own schema against the metaschema.
+
+    ``jsonschema.validate`` checks the schema before the instance; for the configuration's
+    vendored schema that check is most of the load (0.5 s here, in every booted Python).
+    The instance is still validated exactly as upstream does (same validator class, the
+    same best-matching error).
+    """
+    try:
+        import jsonschema
+        from opentelemetry.configuration.file import _loader
+    except Exception:  # noqa: BLE001 - then upstream validates as it always does
+        yield
+        return
+    if getattr(_loader, "jsonschema", None) is not jsonschema:
+        yield
+        return
+
+    class _Unchecked:
+        ValidationError = jsonschema.ValidationError
+        SchemaError = jsonschema.SchemaError
+        Draft202012Validator = jsonschema.Draft202012Validator
+
+        @staticmethod
+        def validate(instance: Any, schema: Any, cls: Any = jsonschema.Draft202012Validator) -> None:
+            error = jsonschema.exceptions.best_match(cls(schema).iter_errors(instance))
+            if error is not None:
+                raise error
+
+    setattr(_loader, "jsonschema", _Unchecked)  # noqa: B010 - private, so guarded above
+    try:
+        yield
+    finally:
+        setattr(_loader, "jsonschema", jsonschema)  # noqa: B010
