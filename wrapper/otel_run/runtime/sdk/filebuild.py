@@ -3,7 +3,8 @@
 Upstream's ``create_tracer_provider``, ``create_meter_provider``, ``create_logger_provider``
 and ``create_propagator`` build everything the file says. While they run, upstream's
 exporter factories are wrapped so that each OTLP exporter they return is a
-``WatchedExporter`` (trouble told once, drops counted), and the variables the file
+``WatchedExporter`` (trouble told once, drops counted), every exporter runs on the quiet
+export path (``exportpath``), and the variables the file
 replaces are hidden (an OTLP exporter reads ``OTEL_EXPORTER_OTLP_*`` for whatever the
 file leaves out). A provider section that cannot be built costs that signal and one line;
 the others still work. A section the file leaves out leaves its signal off, as upstream.
@@ -19,6 +20,7 @@ from typing import Any
 
 from otel_run.config import configfile
 from otel_run.config.settings import Settings
+from otel_run.runtime.exportpath import QuietExporter
 from otel_run.runtime.exportwatch import WatchedExporter, Watcher, destination_for
 from otel_run.runtime.sdk import Built, upstream_sees_only_explicit_values
 from otel_run.runtime.sdk.fromfile import Loaded, _upstream_lines
@@ -120,8 +122,8 @@ def _watched(signal: str, built: Built, path: str) -> Iterator[None]:
             built.watcher.destinations[signal] = destination_for(
                 signal, endpoint, f"{path} {_SECTIONS[signal]} {kind}.endpoint", protocol
             )
-            return WatchedExporter(exporter, signal, built.watcher)
-        return exporter
+            exporter = WatchedExporter(exporter, signal, built.watcher)
+        return QuietExporter(exporter)  # its calls stay out of the app's telemetry (see exportpath)
 
     setattr(module, name, factory)
     try:
