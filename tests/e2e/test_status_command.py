@@ -319,6 +319,50 @@ def test_other_servers_show_their_workers_under_the_master(
     outputs.assert_no_secret(app.stdout, app.stderr)
 
 
+CELERY_APP = """
+from celery import Celery
+
+app = Celery("tasks", broker=__import__("os").environ["BROKER_URL"])
+
+
+@app.task
+def add(x, y):
+    return x + y
+"""
+
+
+@pytest.mark.timeout(120)
+def test_celery_prefork_pool_under_its_master(receiver: Receiver, redis_server: Any, tmp_path: Path) -> None:
+    """A Celery worker with a prefork pool of two: both pool processes under the main process."""
+    status_dir = tmp_path / "status"
+    env = _env(receiver, status_dir, BROKER_URL=redis_server.url, PYTHONPATH=str(tmp_path))
+    (tmp_path / "tasks.py").write_text(CELERY_APP)
+    outputs = Outputs()
+    command = [str(BIN / "celery"), "-A", "tasks", "worker", "--pool", "prefork", "--concurrency", "2"]
+    process = subprocess.Popen(
+        [OTEL_RUN, *command, "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+        env=env,
+        cwd=str(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        report = outputs.wait(env, lambda report: len(_workers(report, process.pid)) == WORKERS, timeout=60)
+        assert len(_workers(report, process.pid)) == WORKERS, report
+        assert report["processes"][0]["pid"] == process.pid
+        assert len({p["status"]["instance"] for p in report["processes"]}) == WORKERS + 1
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            _out, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            _out, stderr = process.communicate(timeout=10)
+    outputs.assert_no_secret(stderr)
+
+
 @pytest.mark.timeout(120)
 def test_a_worker_killed_with_sigkill_disappears(receiver: Receiver, tmp_path: Path) -> None:
     """SIGKILL leaves a status file behind; status drops the dead worker (and removes its file)."""
