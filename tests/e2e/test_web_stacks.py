@@ -287,3 +287,17 @@ def test_uvicorn_workers_keep_the_derived_service_name(model: str, receiver: Rec
         app.stop(signal.SIGTERM)
     assert {s.service for s in receiver.store.spans()} == {"starlette_app"}
     assert "service starlette_app (derived from uvicorn app starlette_app:app" in app.stderr
+
+
+@pytest.mark.timeout(120)
+def test_django_under_gunicorn_is_named_after_its_project(receiver: Receiver, tmp_path: Path) -> None:
+    """'gunicorn mysite.wsgi', as Django documents it, names the service mysite, workers included."""
+    site = tmp_path / "site"
+    shutil.copytree(DJANGO_SITE, site, ignore=shutil.ignore_patterns("__pycache__"))
+    port = free_port()
+    with started(_gunicorn("mysite.wsgi", "-w", "2")(port), otlp_env(receiver), port, cwd=site) as app:
+        Sent().get(app, "/items")
+        assert wait_for_spans(receiver, lambda: bool(server_spans_for(receiver.store.spans(), "/items")))
+        app.stop(signal.SIGTERM)
+    assert {s.service for s in receiver.store.spans()} == {"mysite"}
+    assert "service mysite (derived from gunicorn app mysite.wsgi" in app.stderr

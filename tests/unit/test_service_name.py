@@ -94,6 +94,8 @@ def test_module_names_the_service(argv: list[str], name: str) -> None:
         (["python", "/venv/bin/flask", "--app=inventory.web", "run"], "inventory"),
         (["python", "/venv/bin/celery", "-A", "tasks", "worker"], "tasks"),
         (["python", "/venv/bin/waitress-serve", "--port=8080", "payments.app:app"], "payments"),
+        (["python", "/venv/bin/gunicorn", "-w", "2", "-b", "127.0.0.1:8000", "mysite.wsgi"], "mysite"),
+        (["python", "/venv/bin/gunicorn", "--preload", "mysite.wsgi"], "mysite"),
     ],
 )
 def test_launcher_app_spec_names_the_service(argv: list[str], name: str) -> None:
@@ -138,3 +140,18 @@ def test_other_children_derive_their_own_name() -> None:
     """Only multiprocessing workers inherit: another program started by the app names itself."""
     assert derive(["python", "report.py"], {"OTEL_RUN_PARENT_SERVICE": "shop"}).name == "report"
     assert derive(SPAWN_CHILD, {}).name == "unknown_service:python"
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    "rest",
+    [
+        ["-k", "uvicorn.workers.UvicornWorker"],
+        ["-c", "gunicorn.conf.py"],
+        ["-w", "2"],
+        ["--config=deploy.toml"],
+    ],
+)
+def test_gunicorn_option_values_are_not_apps(rest: list[str]) -> None:
+    """A worker class or a config file after its option is not the app: gunicorn names itself."""
+    assert derive(["python", "/venv/bin/gunicorn", *rest], {}).name == "gunicorn"

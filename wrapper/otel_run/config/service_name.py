@@ -126,7 +126,26 @@ def _from_launcher(launcher: str, rest: list[str]) -> Derived | None:
         match = _APP_SPEC.match(arg)
         if match:
             return Derived(_module_name(match.group(1)), f"{launcher} app {arg}")
-    return None
+    return _bare_module_app(launcher, rest)
+
+
+# gunicorn's options that take no value, so the word after one is the app, not its value.
+_FLAGS = frozenset({"--preload", "--reload", "-D", "--daemon", "--capture-output", "--check-config"})
+
+
+def _bare_module_app(launcher: str, rest: list[str]) -> Derived | None:
+    """``gunicorn mysite.wsgi`` (Django's documented command): a dotted module, no ``:attr``.
+
+    Only the last word counts, and only when the word before it is not an option that
+    takes a value (``-k uvicorn.workers.UvicornWorker`` names a worker class)."""
+    if launcher != "gunicorn" or not rest:
+        return None
+    last, previous = rest[-1], rest[-2] if len(rest) > 1 else ""
+    takes_value = previous.startswith("-") and "=" not in previous and previous not in _FLAGS
+    if "." not in last or last.endswith((".py", ".conf", ".toml", ".ini")) or takes_value:
+        return None
+    match = _APP_SPEC.match(last)
+    return Derived(_module_name(match.group(1)), f"{launcher} app {last}") if match else None
 
 
 def _module_name(module: str) -> str:
