@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from otel_run.runtime.servers import celery as celery_support
 from otel_run.runtime.servers import django as django_support
 from otel_run.runtime.servers import reloader
 from otel_run.runtime.servers import uvicorn as uvicorn_support
@@ -35,3 +36,4 @@ def arm(imports: ImportWatcher, cycle: Lifecycle, on_reloader_watcher: Callable[
         "django.utils.autoreload", lambda module: django_support.hook_autoreload(module, cycle.budget_s)
     )
     imports.watch("uvicorn.workers", lambda module: uvicorn_support.hook_worker(module, cycle.rearm_sigterm))
+    imports.watch(celery_support.PREFORK_MODULE, lambda module: celery_support.arm(module, cycle.shutdown))
