@@ -3,7 +3,9 @@ against real PostgreSQL and Redis servers, through a real OTLP receiver."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +136,52 @@ def test_redis_commands_are_client_spans(receiver: Receiver, redis_server: Redis
         assert span.attributes["net.peer.port"] == redis_server.port
     assert spans[3].attributes["db.redis.pipeline_length"] == 2
     assert [span.status_code for span in spans] == ["UNSET"] * 4 + ["ERROR"]
+
+
+def _sqlalchemy_2_1(tmp_path: Path) -> Path:
+    """A ``site`` directory whose SQLAlchemy metadata says 2.1.0, to put ahead of the real one.
+
+    The dev environment must carry SQLAlchemy 2.0 for the tests above; contrib 0.66 decides
+    support from the installed distribution's metadata, which this relabels. The code that
+    runs is the real SQLAlchemy 2.0.
+    """
+    info = tmp_path / "site" / "sqlalchemy-2.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: SQLAlchemy\nVersion: 2.1.0\n")
+    return info.parent
+
+
+SQLALCHEMY_ON_SQLITE = (
+    "import sqlalchemy as sa\n"
+    "with sa.create_engine('sqlite://').connect() as conn:\n"
+    "    print(conn.execute(sa.text('SELECT 41 + 1')).scalar())\n"
+)
+
+
+@pytest.mark.timeout(90)
+def test_unsupported_sqlalchemy_version_is_one_line_with_the_supported_range(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    """With SQLAlchemy 2.1 (outside contrib 0.66's range) the app runs as without otel-run, one
+    stderr line names the installed version and the supported range, the driver's span is still
+    made; doctor's fix asks for a supported SQLAlchemy, not for an instrumentation release."""
+    env = _env(receiver)
+    env["PYTHONPATH"] = str(_sqlalchemy_2_1(tmp_path))
+    env["OTEL_RUN_QUIET"] = "true"  # no startup line: every line left is a warning
+    result = run([PYTHON, "-c", SQLALCHEMY_ON_SQLITE], env, timeout=60)
+    assert (result.returncode, result.stdout) == (0, "42\n"), result.stderr
+    told = [line for line in result.stderr.splitlines() if "sqlalchemy" in line.lower()]
+    assert len(told) == 1, result.stderr
+    assert told[0].startswith("otel-run: instrumentation sqlalchemy is off")
+    assert "sqlalchemy 2.1.0" in told[0] and "< 2.1.0" in told[0], told
+    assert [s.name for s in _spans(receiver, "sqlite3", 2)][-1] == "SELECT"  # after the dialect's PRAGMA
+    assert _spans(receiver, "sqlalchemy", 0) == []
+
+    doctor = run(["doctor", "--json"], env, timeout=60)
+    report = json.loads(doctor.stdout)
+    [warning] = [c for c in report["checks"] if c["name"] == "instrumentation sqlalchemy"]
+    assert warning["status"] == "warn"
+    assert "sqlalchemy 2.1.0 is installed" in warning["message"]
+    assert warning["fix"].endswith("pip install 'sqlalchemy<2.1.0,>=1.0.0'")
+    fixes = " ".join(str(c.get("fix") or "") for c in report["checks"])
+    assert "opentelemetry-instrumentation-sqlalchemy==" not in fixes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -464,11 +465,31 @@ def test_a_missing_shipped_instrumentation_is_a_broken_install() -> None:
 
 
 @pytest.mark.timeout(10)
-def test_unsupported_library_version_warns() -> None:
-    """A library version the instrumentation does not support is pointed out."""
-    checks = diagnose.instrumentation_checks([library("flask", True, supported=False)], ["flask"], settings())
+def test_unsupported_library_version_names_the_supported_range_not_a_release() -> None:
+    """A library version outside the instrumentation's range: the warning names the range, and the
+    fix installs a version in it, never an instrumentation release that may not exist."""
+    lib = dataclasses.replace(
+        library("sqlalchemy", True, supported=False), version="2.1.9", supports="<2.1.0,>=1.0.0"
+    )
+    checks = diagnose.instrumentation_checks([lib], ["sqlalchemy"], settings())
     assert [check.status for check in checks] == [OK, WARN]
-    assert "does not support that version" in checks[1].message
+    assert checks[1].message == (
+        "sqlalchemy 2.1.9 is installed, but opentelemetry-instrumentation-sqlalchemy 0.66b1 supports only "
+        "sqlalchemy<2.1.0,>=1.0.0: it is off, so calls through sqlalchemy make no spans"
+    )
+    assert (
+        checks[1].fix == "to trace them, install a supported version: pip install 'sqlalchemy<2.1.0,>=1.0.0'"
+    )
+
+
+@pytest.mark.timeout(10)
+def test_unsupported_library_of_a_disabled_instrumentation_is_not_reported() -> None:
+    """An instrumentation the user turned off says nothing about the library's version."""
+    lib = dataclasses.replace(library("sqlalchemy", True, supported=False), supports="<2.1.0,>=1.0.0")
+    checks = diagnose.instrumentation_checks(
+        [lib], [], settings(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="sqlalchemy")
+    )
+    assert [check.name for check in checks] == ["instrumentations"]
 
 
 # --- redaction and rendering ---------------------------------------------------------

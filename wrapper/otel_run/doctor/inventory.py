@@ -36,6 +36,8 @@ class Library:
     """Whether the library is installed because otel-run itself needs it (grpcio, protobuf, ...)."""
     shipped: bool = False
     """Whether otel-run depends on the instrumentation package (so its absence is a broken install)."""
+    supports: str = ""
+    """The library versions the instrumentation supports, as a specifier (``<2.1.0,>=1.0.0``); "" for any."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
@@ -79,6 +81,7 @@ def scan() -> list[Library]:
                 entry_points=instrumentors.get(package, ()),
                 for_otel_run=name in ours,
                 shipped=package in ours,
+                supports=str(library.specifier),
             ),
         )
     return sorted(found.values(), key=lambda item: (item.library.lower(), item.instrumentation))

@@ -76,17 +76,27 @@ def instrumentation_checks(
     for lib in unsupported:
         enabled = [name for name in lib.entry_points if not settings.instrumentation_disabled(name)]
         if enabled:
-            checks.append(
-                Check(
-                    f"instrumentation {enabled[0]}",
-                    WARN,
-                    f"{lib.library} {lib.version} is installed, but {lib.instrumentation} does not support "
-                    "that version: it will be skipped",
-                    f"install the {lib.instrumentation} release that supports {lib.library} {lib.version}, "
-                    f"or change the {lib.library} version",
-                )
-            )
+            checks.append(_unsupported(lib, enabled[0]))
     return checks
+
+
+def _unsupported(lib: Library, instrumentor: str) -> Check:
+    """An installed library version its instrumentation does not support.
+
+    The fix asks for a version in the range the installed instrumentation supports, never
+    for a release of the instrumentation: one that supports this version may not exist.
+    """
+    package, _, release = lib.instrumentation.partition("==")
+    wanted = f"{lib.library}{lib.supports}"
+    return Check(
+        f"instrumentation {instrumentor}",
+        WARN,
+        f"{lib.library} {lib.version} is installed, but {package} {release} supports only {wanted}: "
+        f"it is off, so calls through {lib.library} make no spans",
+        f"to trace them, install a supported version: pip install '{wanted}'"
+        if lib.supports
+        else f"reinstall {lib.library}: its version could not be read",
+    )
 
 
 def _unpinned(requirement: str) -> str:
