@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo demo-install test install lint typecheck hadolint unit e2e clean
+.PHONY: demo demo-install test install lint typecheck hadolint unit e2e image clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ typecheck: install
 hadolint: install
 	$(BIN)/hadolint Dockerfile.base sample_app/Dockerfile
 
-## The whole suite: lint, types, Dockerfile lint, unit and end-to-end tests.
+## The whole suite: lint, types, Dockerfile lint, unit, end-to-end and image tests.
 test: lint typecheck hadolint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -46,6 +46,10 @@ unit: install
 
 e2e: install
 	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+## The golden image built and run (root, docker.io and debootstrap: see docs/image.md).
+image: install
+	$(BIN)/pytest tests/image $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
