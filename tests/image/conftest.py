@@ -24,6 +24,7 @@ from image_base import (
     served_roots,
 )
 from image_engine import Engine
+from image_traces import Downstream
 
 from apps import REPO
 
@@ -31,24 +32,23 @@ CACHE = REPO / ".bench" / "image-cache"  # the debootstrap tarball, kept between
 GOLDEN = "otel-python-base"
 SAMPLE = "sample-app"
 REPORT: list[str] = []
+ENGINES: list[Engine] = []
 
 
 @pytest.fixture(scope="session")
-def engine() -> Iterator[Engine]:
-    """This session's dockerd; everything it built is deleted with it at the end."""
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """This session's dockerd; everything it built is deleted with it when pytest ends."""
     root = Path(tempfile.mkdtemp(prefix="otel-run-docker-"))
     try:
         started = Engine.start(root)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
-    try:
-        yield started
-    finally:
-        for build in started.builds:
-            status = "ok" if build.returncode == 0 else f"failed ({build.returncode})"
-            REPORT.append(f"build {build.tag}: {build.seconds:.1f}s, {status}")
-        started.stop()
+    # Stopped at pytest's exit, not in the teardown of whichever test ran last: deleting the
+    # data root takes seconds, and that test's own timeout would count them.
+    request.config.add_cleanup(started.stop)
+    ENGINES.append(started)
+    return started
 
 
 @pytest.fixture(scope="session")
@@ -86,9 +86,23 @@ def sample_image(engine: Engine, golden_image: str) -> str:
     return SAMPLE
 
 
+@pytest.fixture
+def downstream() -> Iterator[Downstream]:
+    """An HTTP service on 127.0.0.1 for the services under test to call, stopped after the test."""
+    started = Downstream()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Build times and image sizes of this run, for the CI log."""
-    if REPORT:
+    builds = [build for engine in ENGINES for build in engine.builds]
+    if REPORT or builds:
         terminalreporter.section("container images")
         for line in REPORT:
             terminalreporter.write_line(line)
+        for build in builds:
+            status = "ok" if build.returncode == 0 else f"failed ({build.returncode})"
+            terminalreporter.write_line(f"build {build.tag}: {build.seconds:.1f}s, {status}")

@@ -163,3 +163,27 @@ def test_image_size_is_the_documented_one(engine: Engine, local_base: BaseImage,
     assert abs(added_mb - documented) <= documented * 0.10, (
         f"otel-run's layers add {added_mb:.0f} MB; docs/image.md says {documented} MB: update it"
     )
+
+
+@pytest.mark.timeout(600)
+def test_in_a_pod_the_service_is_the_workload(engine: Engine, golden_image: str, receiver: Receiver) -> None:
+    """In a pod without OTEL_SERVICE_NAME the service is the workload; k8s.* attributes are detected."""
+    env = receiver_env(
+        receiver,
+        KUBERNETES_SERVICE_HOST="10.96.0.1",
+        HOSTNAME="backend-55d6789c-v98wg",
+        K8S_NAMESPACE_NAME="shop",
+        K8S_NODE_NAME="node-1",
+        OTEL_RESOURCE_ATTRIBUTES="k8s.node.name=from-attributes",
+    )
+    done = engine.run(golden_image, ["python", "-c", APP], env=env)
+    assert done.returncode == 0, done.stderr
+    (line,) = startup_lines(done.stderr)
+    assert line.startswith("otel-run: service backend (derived from Kubernetes pod backend-55d6789c-v98wg"), (
+        line
+    )
+    spans_arrive(receiver, "backend", {"parent", "SELECT"})
+    span = next(s for s in receiver.store.spans() if s.name == "parent")
+    assert span.resource["k8s.pod.name"] == "backend-55d6789c-v98wg"
+    assert span.resource["k8s.namespace.name"] == "shop"
+    assert span.resource["k8s.node.name"] == "from-attributes", "OTEL_RESOURCE_ATTRIBUTES wins over detection"
