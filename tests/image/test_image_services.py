@@ -3,7 +3,7 @@
 Its code (``services/fastapi_service``) has no OpenTelemetry in it. It is built on the golden
 image and run as a container on the host network; one request must give a server span with a
 database span and an outgoing HTTP span under it, in one trace, and the downstream call must
-carry the trace context (``image_traces``).
+carry the trace context (``image_traces``). Django: ``test_image_django.py``.
 """
 
 from __future__ import annotations
