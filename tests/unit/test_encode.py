@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceState
 
-from otel_run.runtime.encode import Unsupported, batch, encode_logs, encode_spans, install
+from otel_run.runtime.encode import Unsupported, batch, encode_logs, encode_spans, install, wire
 
 pytestmark = pytest.mark.timeout(30)
 RESOURCE = Resource({"service.name": "shop", "host.cores": 2}, "https://opentelemetry.io/schemas/1.26.0")
@@ -227,3 +227,14 @@ def test_our_encoder_serves_upstreams_grpc_exporter_modules() -> None:
     spans = [_span(), _span(name="other")]
     assert trace_exporter.encode_spans(spans) == upstream_spans(spans)  # type: ignore[attr-defined]
     assert trace_exporter.encode_spans.otel_run_upstream is upstream_spans  # type: ignore[attr-defined]
+
+
+def test_the_attribute_cache_stays_small() -> None:
+    """Long values are not cached and the cache is cleared when full: its memory is bounded."""
+    wire._STR_ENTRIES.clear()
+    encode_spans([_span(attributes={"db.statement": "x" * 1000, "http.route": "/"})])
+    assert ("db.statement", "x" * 1000) not in wire._STR_ENTRIES
+    assert ("http.route", "/") in wire._STR_ENTRIES
+    for n in range(wire._MAX_ENTRIES + 10):
+        encode_spans([_span(attributes={"user.id": f"u{n}"})])
+    assert 0 < len(wire._STR_ENTRIES) <= wire._MAX_ENTRIES

@@ -28,6 +28,9 @@ _MAX_KEYS = 4096
 _STR_ENTRIES: dict[tuple[str, Any], bytes] = {}
 _INT_ENTRIES: dict[tuple[str, Any], bytes] = {}
 _MAX_ENTRIES = 2048
+# Long values (a SQL statement, a URL with its query) are not kept: the caches stay
+# under ~0.6 MB each whatever the app puts in its attributes.
+_MAX_CACHED_ENTRY = 256
 # "12 LEN 0a LEN" ahead of a string AnyValue of n UTF-8 bytes, for n small enough that
 # both lengths take one byte.
 _STRING_HEADS = [b"\x12" + bytes((n + 2,)) + b"\x0a" + bytes((n,)) for n in range(0x7E)]
@@ -188,7 +191,7 @@ def attributes(tag: bytes, attrs: Mapping[str, Any] | None) -> list[bytes]:
     A ``KeyValue`` whose value is a ``str`` or an ``int`` is cached (length prefix and
     body) by ``(key, value)``: server spans repeat the same method, route, host and
     status in every span. One cache per value type, so ``1`` never meets ``True`` or
-    ``1.0``; cleared when full, which bounds it to a few hundred kB.
+    ``1.0``; entries up to 256 bytes, cleared when full: at most ~0.6 MB each.
     """
     if not attrs:
         return []
@@ -216,7 +219,7 @@ def attributes(tag: bytes, attrs: Mapping[str, Any] | None) -> list[bytes]:
 
 def _remember(cache: dict[tuple[str, Any], bytes], key: Any, value: Any) -> bytes:
     entry = _entry(key, value)
-    if type(key) is str:
+    if type(key) is str and len(entry) <= _MAX_CACHED_ENTRY:
         if len(cache) >= _MAX_ENTRIES:
             cache.clear()
         cache[(key, value)] = entry
