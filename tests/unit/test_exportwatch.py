@@ -82,7 +82,7 @@ def test_queue_overflow_is_counted_not_printed() -> None:
         )
         watcher.upstream_message(record)
     assert lines == []
-    assert watcher.counts["traces"].overflow == 1000
+    assert watcher.counts["traces"].queue_full == 1000
 
 
 def test_recovery_is_announced_once_with_the_drop_count() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from otel_run.config.envparse import Warnings
+from otel_run.config.envparse import Warnings, show
 
 PROTOCOLS = ("http/protobuf", "grpc", "http/json")
 SIGNAL_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
@@ -78,7 +78,7 @@ def _warn(warnings: Warnings, name: str, raw: str, problems: list[str]) -> None:
     # Several problems with one value (no scheme, no path, the other protocol's port)
     # make one warning, so that each variable is warned about once.
     if problems:
-        warnings.append(f"{name}={redact_url(raw.strip())!r} " + "; also, it ".join(problems))
+        warnings.append(f"{name}={show(redact_url(raw.strip()))} " + "; also, it ".join(problems))
 
 
 def resolve_endpoint(

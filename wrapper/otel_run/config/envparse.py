@@ -66,9 +66,23 @@ class Warnings(list[str]):
         self.append(f"{name}={_show(raw)} {problem}; using {fallback}")
 
 
-def _show(raw: str) -> str:
-    shown = raw if len(raw) <= 60 else raw[:57] + "..."
-    return repr(shown)
+SHOWN_CHARS = 80
+"""How much of a value a message shows; the rest is cut (a 100 KB value is not echoed)."""
+
+
+def cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` if it is short, else its first ``limit`` characters, an ellipsis and its length."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def show(raw: str) -> str:
+    """``raw`` quoted for a message, cut like ``cut`` when it is long."""
+    return repr(raw) if len(raw) <= SHOWN_CHARS else repr(raw[:SHOWN_CHARS]) + f"… ({len(raw):,} characters)"
+
+
+_show = show
 
 
 def parse_bool(warnings: Warnings, name: str, raw: str | None, default: bool) -> bool:

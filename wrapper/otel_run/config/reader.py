@@ -17,9 +17,11 @@ from otel_run.config.envparse import (
     parse_key_values,
     parse_list,
     parse_ratio,
+    show,
     utf8_argv,
     utf8_environ,
 )
+from otel_run.config.proxies import proxy_variable
 from otel_run.config.settings import (
     COMPRESSIONS,
     DEFAULT_PROTOCOL,
@@ -168,7 +170,7 @@ class Reader:
                     return value, name
                 hint = " (did you mean http/protobuf?)" if value in ("http", "https", "protobuf") else ""
                 self.warnings.append(
-                    f"{name}={raw!r} is not one of {', '.join(PROTOCOLS)}{hint}; using {DEFAULT_PROTOCOL}"
+                    f"{name}={show(raw)} is not one of {', '.join(PROTOCOLS)}{hint}; using {DEFAULT_PROTOCOL}"
                 )
                 return DEFAULT_PROTOCOL, name
         return DEFAULT_PROTOCOL, "default"
@@ -180,7 +182,7 @@ class Reader:
         if "none" in names:
             if len(names) > 1:
                 self.warnings.append(
-                    f"{name}={self.get(name)!r} mixes none with exporters; exporting nothing"
+                    f"{name}={show(self.get(name) or '')} mixes none with exporters; exporting nothing"
                 )
             return (), None
         forced: str | None = None
@@ -244,6 +246,7 @@ class Reader:
             certificate=pick("CERTIFICATE")[1],
             client_key=pick("CLIENT_KEY")[1],
             client_certificate=pick("CLIENT_CERTIFICATE")[1],
+            proxy_variable=None if protocol == "grpc" else proxy_variable(endpoint.url, self.env),
         )
 
     def _batch(self, prefix: str) -> BatchSettings:

@@ -81,6 +81,8 @@ class SignalSettings:
     certificate: str | None
     client_key: str | None
     client_certificate: str | None
+    proxy_variable: str | None = None
+    """``HTTP_PROXY``-style variable an HTTP exporter's requests go through (None: direct, or gRPC)."""
 
     @property
     def otlp(self) -> bool:

@@ -157,7 +157,7 @@ def _boot(settings: Settings) -> None:
 
 def _install(settings: Settings) -> Built:
     """Build and install the SDK; tap logging."""
-    from otel_run.runtime import exportwatch, logs, sdk
+    from otel_run.runtime import exportwatch, logbridges, logs, sdk
 
     watcher = exportwatch.Watcher(report.line)
     _state.watcher = watcher
@@ -174,7 +174,9 @@ def _install(settings: Settings) -> Built:
     sdk.install(built)
     sdk.guard_globals(built, report.line)
     exported = settings.logs.exporters and built.logger_provider is not None
-    logs.tap(logs.make_handler(built.logger_provider) if exported else None)
+    handler = logs.make_handler(built.logger_provider) if exported else None
+    logs.tap(handler)
+    logbridges.bridge(handler, report.line)
     return built
 
 
@@ -211,6 +213,7 @@ def _arm_lifecycle(settings: Settings, built: Built) -> Recorder:
         recorder.after_fork()
 
     def on_shutdown(outcome: lifecycle.Outcome) -> None:
+        watcher.count_lost_at_exit()
         if outcome.timed_out:
             report.line(
                 "the final flush did not finish within OTEL_RUN_SHUTDOWN_TIMEOUT="
@@ -224,6 +227,7 @@ def _arm_lifecycle(settings: Settings, built: Built) -> Recorder:
         watcher.muted = True
 
     def before_shutdown() -> None:
+        watcher.exiting = True
         # Exporters built only now import requests/urllib3: instrumenting those at exit
         # would ask the shut-down MeterProvider for meters, and serve no one.
         if _state.armer is not None:
@@ -231,7 +235,7 @@ def _arm_lifecycle(settings: Settings, built: Built) -> Recorder:
         greenlets.forget_by_own_ident()  # the SDK's threads end next
 
     cycle = lifecycle.Lifecycle(
-        [built.tracer_provider, built.meter_provider, built.logger_provider],
+        {"traces": built.tracer_provider, "metrics": built.meter_provider, "logs": built.logger_provider},
         settings.shutdown_timeout_ms / 1000.0,
         on_shutdown=on_shutdown,
         after_fork=after_fork,

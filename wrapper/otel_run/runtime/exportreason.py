@@ -21,6 +21,8 @@ class Destination:
     url: str
     endpoint_variable: str
     protocol: str
+    proxy_variable: str | None = None
+    """The proxy variable (``HTTPS_PROXY``, ...) the exporter's requests go through, if any."""
 
 
 def summarize_reason(text: str) -> str:
@@ -98,6 +100,21 @@ def best_reason(messages: Sequence[str]) -> str:
 def hint(destination: Destination, reason: str) -> str:
     """What to do about ``reason`` at ``destination``."""
     lowered = reason.lower()
+    if "proxy" in lowered:
+        variable = destination.proxy_variable or "HTTP_PROXY/HTTPS_PROXY"
+        return (
+            f"the exporter connects through the proxy named by {variable}; fix or unset {variable}, "
+            "or add the collector's host to NO_PROXY"
+        )
+    if "rate-limited" in lowered or reason.startswith("HTTP 429"):
+        return (
+            "the collector is rate-limiting this service; raise its limits or send less "
+            "(OTEL_TRACES_SAMPLER=parentbased_traceidratio with OTEL_TRACES_SAMPLER_ARG)"
+        )
+    if reason.startswith(("HTTP 502", "HTTP 503", "HTTP 504")):
+        return (
+            "the collector (or a gateway before it) is overloaded or restarting; check its health and limits"
+        )
     if reason.startswith("HTTP 404"):
         if destination.endpoint_variable.endswith(f"_{destination.signal.upper()}_ENDPOINT"):
             return f"{destination.endpoint_variable} is used as-is; it must end in /v1/{destination.signal}"

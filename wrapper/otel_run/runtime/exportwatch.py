@@ -1,11 +1,15 @@
-"""Export trouble, told once: the first failure, a summary a minute, the recovery.
+"""Export trouble, told once: the first failure or overflow, a summary a minute, the recovery, the exit.
 
 Upstream exporters log three lines per failed batch and the batch processor one line
-per dropped item, so a collector outage floods stderr. We take those records over:
-inside an export they become the reason for that export's failure; "Queue full"
-records become a per-signal drop count. People see one line when trouble starts
-(the URL, the reason and the fix), at most one summary a minute while it lasts, and
-one line when it recovers.
+per dropped item, so a collector outage floods stderr. We take those records over and
+count every lost item where it is lost (``dropcount``): in a full queue, in a failed
+export, or at exit. People see one line when trouble starts (the URL, the reason and
+the fix), at most one summary a minute while it lasts, one line when exports work
+again, and one line per signal that lost items at exit.
+
+The reason for a failed OTLP/HTTP export comes from the request itself (``httpwatch``:
+status, ``Retry-After``, proxy, refused); upstream's messages are the fallback (gRPC).
+Lines are written from the export threads, never from the app's request threads.
 """
 
 from __future__ import annotations
@@ -14,10 +18,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from otel_run.config.endpoints import redact_url
+from otel_run.runtime.dropcount import SignalCounts, queue_size_variable, queued
 from otel_run.runtime.exportreason import (
     GENERIC,
     VAGUE,
@@ -27,12 +30,44 @@ from otel_run.runtime.exportreason import (
     probe_connect,
     summarize_reason,
 )
+from otel_run.runtime.httpwatch import Attempt
+from otel_run.runtime.watched import (
+    UPSTREAM_LOGGERS,
+    WatchedExporter,
+    capture_upstream_logs,
+    count_items,
+    destination_for,
+    export_result,
+)
 
-__all__ = ["Destination", "Watcher", "best_reason", "hint", "probe_connect", "summarize_reason"]
+__all__ = [
+    "UPSTREAM_LOGGERS",
+    "Destination",
+    "SignalCounts",
+    "WatchedExporter",
+    "Watcher",
+    "best_reason",
+    "capture_upstream_logs",
+    "count_items",
+    "destination_for",
+    "export_result",
+    "hint",
+    "probe_connect",
+    "summarize_reason",
+]
 
 Note = Callable[[str], None]
 SUMMARY_INTERVAL_S = 60.0
-_ITEM_NAMES = {"traces": "spans", "metrics": "metric points", "logs": "log records"}
+ITEM_NAMES = {"traces": "spans", "metrics": "metric points", "logs": "log records"}
+_ONE = {"traces": "span", "metrics": "metric point", "logs": "log record"}
+
+
+def items(signal: str, count: int) -> str:
+    """``1 span``, ``2,049 spans``, ``3 log records``."""
+    name = _ONE.get(signal, "item") if count == 1 else ITEM_NAMES.get(signal, "items")
+    return f"{count:,} {name}"
+
+
 _EXPORTING_TO_SIGNAL = {
     "span": "traces",
     "spans": "traces",
@@ -43,26 +78,23 @@ _EXPORTING_TO_SIGNAL = {
 
 
 @dataclass
-class SignalCounts:
-    """Items one signal lost, by cause."""
-
-    failed: int = 0
-    """In batches the collector did not accept."""
-    overflow: int = 0
-    """Dropped because the queue was full (the collector too slow or down)."""
-
-    @property
-    def dropped(self) -> int:
-        """All items lost."""
-        return self.failed + self.overflow
-
-
-@dataclass
 class _Trouble:
     since: float
     reason: str
-    last_summary: float
-    signals: set[str] = field(default_factory=set)
+
+
+class _Signal:
+    """What the watcher knows of one signal besides its counts."""
+
+    def __init__(self, now: float) -> None:
+        self.failing: _Trouble | None = None
+        self.told_overflow = False
+        self.last_summary = now
+        self.dropped_at_summary = 0
+        self.last_duration_s = 0.0
+        self.in_flight = 0
+        self.processors: list[object] = []
+        self.queue_limit: int | None = None
 
 
 class Watcher:
@@ -78,39 +110,90 @@ class Watcher:
         self.clock = clock
         self.interval_s = interval_s
         self.counts: dict[str, SignalCounts] = {}
+        """Per signal: items exported and lost, by cause. Read it with ``snapshot()``."""
         self.destinations: dict[str, Destination] = {}
-        self._trouble: dict[str, _Trouble] = {}
+        self._signals: dict[str, _Signal] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
         self.muted = False
         """True in a process whose telemetry another process re-creates (a reloader's watcher)."""
+        self.exiting = False
+        """True once the final flush has begun: a refused connection ends an export at once."""
         self.last_reason: str | None = None
-        """The latest upstream complaint, from any thread (an export may still be retrying)."""
+        """The latest reason an export failed, from any signal."""
         self.on_export: Callable[[str, bool, int], None] | None = None
         """Told ``(signal, ok, items)`` after each export, on the exporting thread (``status``)."""
+        self._counted_at_source: set[str] = set()
 
     def after_fork(self) -> None:
-        """In a forked child: fresh lock and no inherited trouble (its reports were the parent's)."""
+        """In a forked child: fresh lock, no inherited trouble or counts (they were the parent's)."""
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._trouble = {}
+        kept = {name: (state.processors, state.queue_limit) for name, state in self._signals.items()}
+        self._signals = {}
+        for name, (processors, limit) in kept.items():
+            state = self._state(name)
+            state.processors, state.queue_limit = processors, limit
         self.counts = {}
+        self.exiting = False
+        self.last_reason = None
 
-    # -- what exporters and the log capture tell us -------------------------------
+    # -- the public read ---------------------------------------------------------------
 
-    def begin_export(self) -> None:
-        """An export starts on this thread: collect upstream's messages as its reason."""
+    def snapshot(self) -> dict[str, SignalCounts]:
+        """A copy of the counts per signal (traces, metrics, logs): exported, queue_full,
+        export_failed, lost_at_exit and their sum ``dropped``."""
+        with self._lock:
+            return {name: counts.copy() for name, counts in self.counts.items()}
+
+    # -- what processors, exporters and the log capture tell us ---------------------------
+
+    def watch_processor(self, signal: str, processor: object, queue_limit: int | None) -> None:
+        """Count every item ``processor`` (a span or log record batch processor) drops."""
+        from otel_run.runtime.dropcount import count_drops
+
+        state = self._state(signal)
+        state.processors.append(processor)
+        state.queue_limit = queue_limit
+        if count_drops(processor, lambda reason, count: self.dropped(signal, reason, count)):
+            self._counted_at_source.add(signal)
+
+    def dropped(self, signal: str, reason: str, count: int = 1) -> None:
+        """``count`` items of ``signal`` were lost for ``reason`` (on any thread, the app's too:
+        this only counts; lines are written by the export thread)."""
+        with self._lock:
+            counts = self.counts.setdefault(signal, SignalCounts())
+            setattr(counts, reason, getattr(counts, reason) + count)
+
+    def begin_export(self, signal: str = "", items: int = 0, exporter: object = None) -> None:
+        """An export of ``items`` by ``exporter`` starts on this thread: collect upstream's
+        messages as its reason."""
         self._local.messages = []
+        self._local.attempt = None
+        self._local.exporter = exporter
+        if signal:
+            self._state(signal).in_flight = items
 
-    def end_export(self, signal: str, ok: bool, items: int) -> None:
-        """An export finished (``ok`` or not) with ``items`` items."""
+    def http_attempt(self, attempt: Attempt) -> None:
+        """One HTTP request of the export running on this thread got ``attempt``."""
+        self._local.attempt = attempt
+
+    def end_export(self, signal: str, ok: bool, items: int, duration_s: float = 0.0) -> None:
+        """An export finished (``ok`` or not) with ``items`` items after ``duration_s``."""
         messages: list[str] = getattr(self._local, "messages", None) or []
+        attempt: Attempt | None = getattr(self._local, "attempt", None)
         self._local.messages = None
-        reason = best_reason(messages)
+        state = self._state(signal)
+        state.in_flight = 0
+        state.last_duration_s = duration_s
         if ok:
+            with self._lock:
+                self.counts.setdefault(signal, SignalCounts()).exported += items
             self._recovered(signal)
         else:
+            reason = attempt.reason if attempt is not None and not attempt.ok else best_reason(messages)
             self._failed(signal, items, reason)
+        self._tell(signal)
         listener = self.on_export
         if listener is not None:
             try:
@@ -120,7 +203,8 @@ class Watcher:
 
     def failure(self, signal: str) -> str | None:
         """Why ``signal``'s exports are failing now, or None when its last export succeeded."""
-        trouble = self._trouble.get(signal)
+        state = self._signals.get(signal)
+        trouble = state.failing if state is not None else None
         return None if trouble is None else trouble.reason
 
     def upstream_message(self, record: logging.LogRecord) -> None:
@@ -129,205 +213,141 @@ class Watcher:
         if message.startswith("Queue full, dropping"):
             exporting = str(record.args[0] if isinstance(record.args, tuple) and record.args else "")
             signal = _EXPORTING_TO_SIGNAL.get(exporting.lower().replace(" ", ""), "traces")
-            self._overflow(signal)
+            if signal not in self._counted_at_source:  # an SDK without the drop hook
+                self.dropped(signal, "queue_full")
             return
         if not message.startswith(GENERIC) or "code:" in message:
             self.last_reason = summarize_reason(message)
         messages = getattr(self._local, "messages", None)
         if messages is not None:
             messages.append(message)
+            if self.exiting and "connection refused" in message.lower():
+                _stop_grpc_retries(getattr(self._local, "exporter", None))
         elif record.levelno >= logging.WARNING:
             self.note(f"{record.name}: {summarize_reason(message)}")
 
     # -- state changes ---------------------------------------------------------------
 
+    def _state(self, signal: str) -> _Signal:
+        state = self._signals.get(signal)
+        if state is None:
+            state = self._signals[signal] = _Signal(self.clock())
+        return state
+
     def _destination(self, signal: str) -> Destination:
         return self.destinations.get(signal) or Destination(signal, "?", "OTEL_EXPORTER_OTLP_ENDPOINT", "?")
 
     def _failed(self, signal: str, items: int, reason: str) -> None:
-        if reason in VAGUE and signal not in self._trouble:
+        state = self._state(signal)
+        if reason in VAGUE and state.failing is None:
             probed = probe_connect(self._destination(signal).url)
             if probed is not None:
                 reason = probed
-        now = self.clock()
-        with self._lock:
-            self.counts.setdefault(signal, SignalCounts()).failed += items
-            trouble = self._trouble.get(signal)
-            if trouble is None:
-                trouble = self._trouble[signal] = _Trouble(since=now, reason=reason, last_summary=now)
-                first = True
-            else:
-                if reason not in VAGUE or trouble.reason in VAGUE:
-                    # A vague "timed out, retries exhausted" does not replace a cause we know.
-                    trouble.reason = reason
-                first = False
-            due = not first and now - trouble.last_summary >= self.interval_s
-            if due:
-                trouble.last_summary = now
-        destination = self._destination(signal)
-        if first:
-            self.note(
-                f"cannot export {signal} to {destination.url}: {reason}; {hint(destination, reason)}. "
-                f"Dropping {_ITEM_NAMES.get(signal, 'items')} until it recovers "
-                f"(summary at most once a minute)"
-            )
-        elif due:
-            self._summary(signal, now)
-
-    def _overflow(self, signal: str) -> None:
-        now = self.clock()
-        with self._lock:
-            self.counts.setdefault(signal, SignalCounts()).overflow += 1
-            trouble = self._trouble.get(signal)
-            due = trouble is not None and now - trouble.last_summary >= self.interval_s
-            if due and trouble is not None:
-                trouble.last_summary = now
-        if due:
-            self._summary(signal, now)
-
-    def _summary(self, signal: str, now: float) -> None:
-        trouble = self._trouble.get(signal)
-        counts = self.counts.get(signal, SignalCounts())
-        if trouble is None:
+        self.last_reason = reason
+        self.dropped(signal, "export_failed", items)
+        if state.failing is not None:
+            if reason not in VAGUE or state.failing.reason in VAGUE:
+                # A vague "timed out, retries exhausted" does not replace a cause we know.
+                state.failing.reason = reason
             return
-        url = self._destination(signal).url
+        state.failing = _Trouble(since=self.clock(), reason=reason)
+        destination = self._destination(signal)
         self.note(
-            f"still cannot export {signal} to {url} after {now - trouble.since:.0f} s "
-            f"({trouble.reason}); {counts.dropped} {_ITEM_NAMES.get(signal, 'items')} dropped so far"
+            f"cannot export {signal} to {destination.url}: {reason}; {hint(destination, reason)}. "
+            f"Dropping {ITEM_NAMES.get(signal, 'items')} until it recovers (summary at most once a minute)"
         )
 
     def _recovered(self, signal: str) -> None:
-        with self._lock:
-            trouble = self._trouble.pop(signal, None)
-            counts = self.counts.get(signal, SignalCounts())
+        state = self._state(signal)
+        trouble, state.failing = state.failing, None
         if trouble is not None:
+            counts = self.counts.get(signal, SignalCounts())
             self.note(
                 f"exporting {signal} to {self._destination(signal).url} again after "
-                f"{self.clock() - trouble.since:.0f} s; {counts.dropped} {_ITEM_NAMES.get(signal, 'items')} "
-                "were dropped while it failed"
+                f"{self.clock() - trouble.since:.0f} s; {items(signal, counts.dropped)} "
+                f"{'was' if counts.dropped == 1 else 'were'} dropped while it failed"
             )
+
+    def _tell(self, signal: str) -> None:
+        """From the export thread: the first overflow line, and the summary once a minute."""
+        state = self._state(signal)
+        counts = self.counts.get(signal, SignalCounts())
+        kind = ITEM_NAMES.get(signal, "items")
+        if counts.queue_full and not state.told_overflow and state.failing is None:
+            state.told_overflow = True
+            state.last_summary, state.dropped_at_summary = self.clock(), counts.dropped
+            limit = f"={state.queue_limit}" if state.queue_limit else ""
+            self.note(
+                f"the {signal} queue is full ({queue_size_variable(signal)}{limit}): "
+                f"{self._destination(signal).url} takes {kind} more slowly than the app makes them "
+                f"(the last export took {state.last_duration_s:.1f} s); dropping {kind} "
+                "(summary at most once a minute)"
+            )
+        now = self.clock()
+        if now - state.last_summary < self.interval_s or counts.dropped == state.dropped_at_summary:
+            return
+        elapsed = now - state.last_summary
+        new = counts.dropped - state.dropped_at_summary
+        state.last_summary, state.dropped_at_summary = now, counts.dropped
+        if state.failing is not None:
+            self.note(
+                f"still cannot export {signal} to {self._destination(signal).url} after "
+                f"{now - state.failing.since:.0f} s ({state.failing.reason}); "
+                f"{items(signal, counts.dropped)} dropped so far ({counts.breakdown()})"
+            )
+        else:
+            self.note(
+                f"{signal}: {items(signal, new)} dropped in the last {elapsed:.0f} s; "
+                f"{counts.dropped:,} so far ({counts.breakdown()})"
+            )
+
+    # -- at exit -----------------------------------------------------------------------
+
+    def count_lost_at_exit(self) -> None:
+        """After the final flush: what is still queued or in flight is lost."""
+        for signal, state in list(self._signals.items()):
+            left = state.in_flight + sum(queued(processor) for processor in state.processors)
+            state.in_flight = 0
+            if left:
+                self.dropped(signal, "lost_at_exit", left)
 
     def stuck_hint(self) -> str:
         """Why a flush may not have finished: the latest complaint and its fix, or ''."""
         if self.last_reason is None:
             return ""
-        destination = self.destinations.get("traces") or next(iter(self.destinations.values()), None)
+        failing = [name for name, state in self._signals.items() if state.failing is not None]
+        destination = self.destinations.get(failing[0] if failing else "traces")
+        destination = destination or next(iter(self.destinations.values()), None)
         if destination is None:
             return f"; last error: {self.last_reason}"
         fix = hint(destination, self.last_reason)
         return f"; last error from {destination.url}: {self.last_reason}; {fix}"
 
     def final_report(self) -> None:
-        """At exit: one line per signal that lost items and is still failing."""
-        for signal, trouble in list(self._trouble.items()):
+        """At exit: one line per signal that lost items or is still failing."""
+        if self.muted:
+            return
+        for signal in ("traces", "metrics", "logs"):
             counts = self.counts.get(signal, SignalCounts())
-            self.note(
-                f"exiting with {signal} export still failing ({trouble.reason}); "
-                f"{counts.dropped} {_ITEM_NAMES.get(signal, 'items')} were dropped"
-            )
+            state = self._signals.get(signal)
+            failing = state.failing if state is not None else None
+            if not counts.dropped and failing is None:
+                continue
+            lost = f"{items(signal, counts.dropped)} {'was' if counts.dropped == 1 else 'were'} dropped"
+            if counts.dropped:
+                lost += f" ({counts.breakdown()})"
+            if failing is not None:
+                self.note(f"exiting with {signal} export still failing ({failing.reason}); {lost}")
+            else:
+                self.note(f"exiting: {lost}")
 
 
-class _Capture(logging.Handler):
-    def __init__(self, watcher: Watcher) -> None:
-        super().__init__(logging.DEBUG)
-        self.watcher = watcher
+def _stop_grpc_retries(exporter: object) -> None:
+    """At exit a refused connection is an answer: end the gRPC exporter's backoff now.
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.watcher.upstream_message(record)
-        except Exception:  # noqa: BLE001 - reporting must never break exporting
-            pass
-
-
-UPSTREAM_LOGGERS = ("opentelemetry.exporter", "opentelemetry.sdk._shared_internal")
-
-
-def capture_upstream_logs(watcher: Watcher, keep_upstream_lines: bool) -> None:
-    """Route upstream exporter and batch-processor records to ``watcher``.
-
-    With ``keep_upstream_lines`` (OTEL_LOG_LEVEL=debug) they are also printed to stderr
-    as upstream's own lines. (Our handler counts as "a handler found", so Python's
-    last-resort handler would no longer print them on its own.)
+    Its retry loop waits on this event between attempts (SDK 1.45, private, so guarded);
+    OTLP/HTTP exporters are stopped at their transport instead (``httpwatch``).
     """
-    handler = _Capture(watcher)
-    for name in UPSTREAM_LOGGERS:
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.propagate = False
-        if keep_upstream_lines:
-            echo = logging.StreamHandler()
-            echo.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
-            logger.addHandler(echo)
-        elif logger.level == logging.NOTSET or logger.level > logging.WARNING:
-            # Failures are WARNING and up; with OTEL_LOG_LEVEL the "opentelemetry" level governs.
-            logger.setLevel(logging.WARNING)
-
-
-def count_items(signal: str, batch: Any) -> int:
-    """How many spans, log records or metric points an export carries."""
-    if signal != "metrics":
-        try:
-            return len(batch)
-        except TypeError:
-            return 1
-    points = 0
-    for resource_metrics in getattr(batch, "resource_metrics", ()):
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                points += len(getattr(metric.data, "data_points", ()))
-    return points
-
-
-class WatchedExporter:
-    """An upstream exporter whose every export outcome is told to a ``Watcher``.
-
-    Everything else (``shutdown``, ``force_flush``, the metric exporter's preferred
-    temporality and aggregation read by the metric reader) is the inner exporter's.
-    """
-
-    def __init__(self, inner: Any, signal: str, watcher: Watcher) -> None:
-        self._inner = inner
-        self._signal = signal
-        self._watcher = watcher
-
-    @property
-    def inner(self) -> Any:
-        """The upstream exporter."""
-        return self._inner
-
-    def export(self, batch: Any, *args: Any, **kwargs: Any) -> Any:
-        """Export through the upstream exporter and record the outcome."""
-        if self._watcher.muted:
-            return export_result(self._signal, "SUCCESS")
-        items = count_items(self._signal, batch)
-        self._watcher.begin_export()
-        try:
-            result = self._inner.export(batch, *args, **kwargs)
-        except Exception:
-            self._watcher.end_export(self._signal, False, items)
-            raise
-        self._watcher.end_export(self._signal, getattr(result, "name", "") == "SUCCESS", items)
-        return result
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-def export_result(signal: str, name: str) -> Any:
-    """The SDK's export result ``name`` (SUCCESS, FAILURE) for ``signal``."""
-    if signal == "traces":
-        from opentelemetry.sdk.trace.export import SpanExportResult
-
-        return SpanExportResult[name]
-    if signal == "metrics":
-        from opentelemetry.sdk.metrics.export import MetricExportResult
-
-        return MetricExportResult[name]
-    from opentelemetry.sdk._logs.export import LogRecordExportResult
-
-    return LogRecordExportResult[name]
-
-
-def destination_for(signal: str, url: str, endpoint_source: str, protocol: str) -> Destination:
-    """A ``Destination`` with the URL redacted."""
-    return Destination(signal, redact_url(url), endpoint_source, protocol)
+    event = getattr(exporter, "_shutdown_in_progress", None)
+    if event is not None and hasattr(event, "set"):
+        event.set()

@@ -1,23 +1,27 @@
-"""Flush telemetry at exit and on SIGTERM within a budget; keep it working across fork.
+"""Flush telemetry at exit and on SIGTERM/SIGHUP within a budget; keep it working across fork.
 
 Exit: on a normal exit (including ``sys.exit`` from the app's or a server's own signal
 handler) ``atexit`` shuts the providers down.
 
-SIGTERM: upstream only flushes at ``atexit``, which SIGTERM's default action skips
-(opentelemetry-python#4813), so every span finished just before a Kubernetes rollout
-was lost. When the app has no SIGTERM handler of its own, we flush and then re-deliver
-SIGTERM with the default action: the process still ends "killed by SIGTERM", exactly as
-without us. Handlers the app or its server install later (gunicorn, uvicorn) replace
-ours as they would replace the default, and their exit path runs ``atexit``. PID 1, for
-which the kernel ignores a default SIGTERM, is left alone.
+SIGTERM and SIGHUP: upstream only flushes at ``atexit``, which these signals' default
+action skips (opentelemetry-python#4813), so every span finished just before a Kubernetes
+rollout (or a closed terminal) was lost. When the app has no handler of its own, we
+flush and then re-deliver the signal with the default action: the process still ends
+"killed by SIGTERM" (or SIGHUP), exactly as without us. Handlers the app or its server
+install later (gunicorn, uvicorn) replace ours as they would replace the default, and
+their exit path runs ``atexit``. PID 1, for which the kernel ignores a default SIGTERM,
+is left alone. A signal that arrives while a flush is running (a second SIGTERM, or
+``multiprocessing.Pool.terminate()`` reaching a worker that is flushing on its way out)
+is held until the flush ends, then delivered: it cannot cut the flush short.
 
 Budget: providers are shut down in parallel threads and waited for until
 ``OTEL_RUN_SHUTDOWN_TIMEOUT`` runs out, so a dead collector never holds the process up
-(retries sleeping through shutdown: opentelemetry-python#4043).
+(retries sleeping through shutdown: opentelemetry-python#4043). A server that stops its
+workers first (``stop_began``) flushes within the same budget as they do.
 
 Fork: the SDK restarts its own threads in a forked child; we give the child its own
-``service.instance.id`` (gunicorn/uWSGI workers, multiprocessing) and, for
-``multiprocessing`` children that leave through ``os._exit``, a flush at their exit.
+``service.instance.id`` (gunicorn/uWSGI workers, multiprocessing, billiard) and, for
+children that leave through ``os._exit``, a flush first (``childexit``).
 
 This module does not print: outcomes go to the callbacks boot passes in.
 """
@@ -30,12 +34,18 @@ import signal
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import FrameType, ModuleType
 from typing import Any
 
-from otel_run.runtime import exitstatus
+from otel_run.runtime import childexit, exitstatus, sigmask, signalnudge
+
+# Signals whose default action ends the process without atexit. SIGINT raises
+# KeyboardInterrupt, whose exit path runs atexit already.
+_ENDING_SIGNALS = ("SIGTERM", "SIGHUP")
+_FLOOR_S = 0.25
+"""What a flush gets even when a server's stop used the budget up: one quick try."""
 
 
 @dataclass
@@ -43,10 +53,10 @@ class Outcome:
     """How one shutdown went."""
 
     reason: str
-    """exit, SIGTERM or multiprocessing-exit."""
+    """exit, SIGTERM, SIGHUP, os._exit or multiprocessing-exit."""
     duration_s: float = 0.0
     timed_out: list[str] = field(default_factory=list)
-    """Providers still flushing when the budget ran out."""
+    """Signals (traces, metrics, logs) still flushing when the budget ran out."""
 
 
 class Lifecycle:
@@ -54,23 +64,34 @@ class Lifecycle:
 
     def __init__(
         self,
-        providers: list[Any],
+        providers: Mapping[str, Any],
         budget_s: float,
         on_shutdown: Callable[[Outcome], None] | None = None,
         after_fork: Callable[[], None] | None = None,
         before_shutdown: Callable[[], None] | None = None,
     ) -> None:
-        self.providers = [provider for provider in providers if provider is not None]
+        self.providers = {name: provider for name, provider in providers.items() if provider is not None}
+        """Signal name (traces, metrics, logs) to its provider."""
         self.budget_s = budget_s
         self.on_shutdown = on_shutdown
         self.after_fork = after_fork
         self.before_shutdown = before_shutdown
         self.outcome: Outcome | None = None
-        self._done = False
-        self._lock = threading.Lock()
+        self._nudger: signalnudge.Nudger | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        # A one-shot claim taken without blocking: a signal handler that interrupts the
+        # flush on the same thread must never wait for a lock that thread holds.
+        self._claim = threading.Lock()
+        self._owner: threading.Thread | None = None
+        self._finished = threading.Event()
+        self._held_signal: int | None = None
+        self._signalled = False
+        self._stop_began: float | None = None
 
     def arm(self) -> None:
-        """Register the exit hook, the fork hook and (where the app has none) the SIGTERM handler."""
+        """Register the exit hook, the fork hook and (where the app has none) the signal handlers."""
         # weakref.finalize registers its own exit hook on first use, which urllib3 makes with
         # the exporter's first connection pool, after ours: it then ran first, closed the pooled
         # connections and turned finalizers off, and the connections the exit flush opened were
@@ -80,49 +101,90 @@ class Lifecycle:
         atexit.register(self._at_exit)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self.in_forked_child)
-        if threading.current_thread() is threading.main_thread() and os.getpid() != 1:
+        sigmask.around_fork()  # after the SDK's fork hooks, which restart its threads
+        if threading.current_thread() is not threading.main_thread() or os.getpid() == 1:
+            return
+        installed = False
+        for name in _ENDING_SIGNALS:
+            signum = getattr(signal, name, None)
+            if signum is None:
+                continue
             try:
-                if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-                    signal.signal(signal.SIGTERM, self._on_sigterm)
+                if signal.getsignal(signum) in (signal.SIG_DFL, None):
+                    signal.signal(signum, self._on_signal)
+                    installed = True
             except (ValueError, OSError):  # not allowed here (embedded interpreter): exit hook only
                 pass
+        if installed:
+            self._nudger = signalnudge.Nudger(self._on_signal, lambda: self._signalled)
+            self._nudger.arm()
 
     def rearm_sigterm(self) -> None:
         """Install the SIGTERM flush again if a server reset SIGTERM to the default action."""
         try:
             if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-                signal.signal(signal.SIGTERM, self._on_sigterm)
+                signal.signal(signal.SIGTERM, self._on_signal)
         except (ValueError, OSError):  # not the main thread
             pass
 
+    @property
+    def flushing(self) -> bool:
+        """Whether a shutdown is running now."""
+        return self._claim.locked() and not self._finished.is_set()
+
+    def stop_began(self, at: float | None = None) -> None:
+        """A server began stopping its workers, which flush meanwhile: this process's own
+        final flush ends within one budget of ``at`` (``time.monotonic()``; now by default)."""
+        if self._stop_began is None:
+            self._stop_began = time.monotonic() if at is None else at
+
     def shutdown(self, reason: str = "exit") -> Outcome:
-        """Flush and shut every provider down once; later calls return the first outcome."""
-        with self._lock:
-            if self._done:
-                return self.outcome or Outcome(f"{reason}: a shutdown is already in progress")
-            self._done = True
+        """Flush and shut every provider down once; later calls return the first outcome.
+
+        A signal held back during the flush (see ``_on_signal``) is delivered when it ends.
+        """
+        if not self._claim.acquire(blocking=False):
+            # Begun already: by the frame this call interrupted (a signal handler, os._exit
+            # inside the flush), which must not wait for itself, or by another thread.
+            if self._owner is not threading.current_thread():
+                self._finished.wait(self.budget_s + _FLOOR_S)
+            return self.outcome or Outcome(f"{reason}: a shutdown is already in progress")
+        self._owner = threading.current_thread()
+        try:
+            outcome = self._flush(reason)
+        finally:
+            self._finished.set()
+        held, self._held_signal = self._held_signal, None
+        if held is not None:
+            _deliver_default(held)
+        return outcome
+
+    def _flush(self, reason: str) -> Outcome:
         if self.before_shutdown is not None:
             _quietly(self.before_shutdown)
         outcome = Outcome(reason)
         started = time.monotonic()
         deadline = started + self.budget_s
+        if self._stop_began is not None:
+            deadline = min(deadline, max(started + _FLOOR_S, self._stop_began + self.budget_s))
         threads = []
-        for provider in self.providers:
-            thread = threading.Thread(
-                target=_quietly, args=(provider.shutdown,), name="otel-run-shutdown", daemon=True
-            )
-            try:
-                thread.start()
-            except RuntimeError:
-                # Python 3.12.0 and 3.12.1 refuse new threads in atexit handlers (cpython#113964):
-                # flush here, bounded by each exporter's own timeout instead of the budget.
-                _quietly(provider.shutdown)
-                continue
-            threads.append((provider, thread))
-        for provider, thread in threads:
+        with sigmask.blocked():  # a second SIGTERM must reach the main thread, which holds it
+            for name, provider in self.providers.items():
+                thread = threading.Thread(
+                    target=_quietly, args=(provider.shutdown,), name="otel-run-shutdown", daemon=True
+                )
+                try:
+                    thread.start()
+                except RuntimeError:
+                    # Python 3.12.0 and 3.12.1 refuse new threads in atexit handlers (cpython#113964):
+                    # flush here, bounded by each exporter's own timeout instead of the budget.
+                    _quietly(provider.shutdown)
+                    continue
+                threads.append((name, thread))
+        for name, thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
-                outcome.timed_out.append(type(provider).__name__)
+                outcome.timed_out.append(name)
         outcome.duration_s = time.monotonic() - started
         self.outcome = outcome
         if self.on_shutdown is not None:
@@ -134,17 +196,25 @@ class Lifecycle:
         # The flush may import the exporter, which would turn Ctrl-C's status 130 into 1.
         exitstatus.keep_keyboard_interrupt_status()
 
-    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
-        self.shutdown("SIGTERM")
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signalled = True
+        if self.flushing:
+            # A flush is running, perhaps in the very frame this handler interrupted: let it
+            # finish (it is bounded by the budget); shutdown() delivers the signal after it.
+            if self._held_signal is None:
+                self._held_signal = signum
+            return
+        self.shutdown(signal.Signals(signum).name)
+        _deliver_default(signum)
 
     def in_forked_child(self) -> None:
         """Reset after a fork (run by ``os.register_at_fork``, or by uWSGI's post-fork hook)."""
         # A lock held by another thread of the parent at fork time stays held forever.
-        self._lock = threading.Lock()
-        self._done = False
+        self._reset()
         self.outcome = None
+        if self._nudger is not None:
+            self._nudger.in_forked_child()
+        childexit.flush_before_exit(lambda: self.shutdown("os._exit"))
         if self.after_fork is not None:
             _quietly(self.after_fork)
 
@@ -167,6 +237,15 @@ class Lifecycle:
 
 def _no_op() -> None:
     pass
+
+
+def _deliver_default(signum: int) -> None:
+    """End the process with ``signum`` as its default action would have."""
+    try:
+        signal.signal(signum, signal.SIG_DFL)
+    except ValueError:  # not the main thread: our handler there finds the flush done, and re-sends
+        pass
+    os.kill(os.getpid(), signum)
 
 
 def _quietly(function: Callable[..., Any], *args: Any) -> None:

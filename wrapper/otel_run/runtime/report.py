@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from otel_run.config.endpoints import redact_url
+from otel_run.config.envparse import SHOWN_CHARS, cut
 from otel_run.config.settings import Settings, SignalSettings
 
 PREFIX = "otel-run: "
+_LONGEST_WORD = 2 * SHOWN_CHARS
+_LONGEST_LINE = 2000
 
 
 def _stream() -> TextIO:
@@ -29,10 +32,19 @@ def line(text: str, stream: TextIO | None = None) -> None:
     out = stream or _stream()
     try:
         # One line, whatever a value holds: splitlines() knows \r, \u2028 and the rest.
-        out.write(PREFIX + " ".join(text.splitlines()) + "\n")
+        out.write(PREFIX + _bounded(" ".join(text.splitlines())) + "\n")
         out.flush()
     except (OSError, ValueError, AttributeError):
         pass
+
+
+def _bounded(text: str) -> str:
+    """A line of sane length: a value of 100 KB (a service name, an endpoint) is cut where it
+    is echoed, whichever message echoes it."""
+    if len(text) <= _LONGEST_WORD:
+        return text
+    words = [cut(word) if len(word) > _LONGEST_WORD else word for word in text.split(" ")]
+    return cut(" ".join(words), _LONGEST_LINE)
 
 
 def warn_all(warnings: Sequence[str], stream: TextIO | None = None) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from otel_run.runtime.servers import celery as celery_support
 from otel_run.runtime.servers import django as django_support
+from otel_run.runtime.servers import gunicorn as gunicorn_support
 from otel_run.runtime.servers import reloader
 from otel_run.runtime.servers import uvicorn as uvicorn_support
 
@@ -37,3 +38,4 @@ def arm(imports: ImportWatcher, cycle: Lifecycle, on_reloader_watcher: Callable[
     )
     imports.watch("uvicorn.workers", lambda module: uvicorn_support.hook_worker(module, cycle.rearm_sigterm))
     imports.watch(celery_support.PREFORK_MODULE, lambda module: celery_support.arm(module, cycle.shutdown))
+    gunicorn_support.arm(imports.watch, cycle.stop_began)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_run.config.settings import Settings
+from otel_run.runtime import sigmask
 from otel_run.runtime.exportwatch import Watcher
 from otel_run.runtime.sdk.exporters import can_defer, metric_preferences
 from otel_run.runtime.sdk.globals import (
@@ -127,7 +128,8 @@ def build(settings: Settings, watcher: Watcher | None = None, *, may_defer: bool
         return filebuild.build(settings, watcher)
     built = Built(watcher=watcher, defer=may_defer and can_defer(settings))
     built.sdk_internal_metrics = settings.sdk_internal_metrics is True
-    with upstream_sees_only_explicit_values():
+    # The batch and metric threads started here must not take SIGTERM from the main thread.
+    with upstream_sees_only_explicit_values(), sigmask.blocked():
         built.metric_preferences = metric_preferences(settings)
         resource = build_resource(settings)
         built.propagator = build_propagator(settings, built.problems)

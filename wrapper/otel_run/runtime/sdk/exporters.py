@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from otel_run.config.envparse import show
 from otel_run.config.settings import Settings, SignalSettings
-from otel_run.runtime import entrypoints
+from otel_run.runtime import entrypoints, httpwatch
 from otel_run.runtime.exportpath import QuietExporter
 from otel_run.runtime.exportwatch import WatchedExporter, destination_for, export_result
 
 if TYPE_CHECKING:
+    from otel_run.runtime.exportwatch import Watcher
     from otel_run.runtime.sdk import Built
 
 
@@ -21,7 +23,7 @@ def exporters_for(signal: SignalSettings, built: Built) -> list[Any]:
             exporter = _exporter(signal, name, built)
         except LookupError:
             built.problems.append(
-                f"OTEL_{signal.signal.upper()}_EXPORTER: exporter {name!r} is not installed; "
+                f"OTEL_{signal.signal.upper()}_EXPORTER: exporter {show(name)} is not installed; "
                 "use otlp, console or none"
             )
             continue
@@ -36,7 +38,7 @@ def exporters_for(signal: SignalSettings, built: Built) -> list[Any]:
         if name == "otlp" and built.watcher is not None:
             exporter = WatchedExporter(exporter, signal.signal, built.watcher)
             built.watcher.destinations[signal.signal] = destination_for(
-                signal.signal, signal.endpoint, signal.endpoint_source, signal.protocol
+                signal.signal, signal.endpoint, signal.endpoint_source, signal.protocol, signal.proxy_variable
             )
         made.append(QuietExporter(exporter))
     return made
@@ -204,7 +206,7 @@ def _http_exporter(signal: SignalSettings, preferences: dict[str, Any], built: B
         # Spans and log records are serialized by otel-run's encoder (same bytes, a
         # fraction of the CPU and GIL time); see runtime/encode/install.py for how.
         use_for_http_protobuf()
-    return cls(
+    exporter = cls(
         endpoint=signal.endpoint,
         certificate_file=signal.certificate,
         client_key_file=signal.client_key,
@@ -214,6 +216,10 @@ def _http_exporter(signal: SignalSettings, preferences: dict[str, Any], built: B
         compression=Compression(signal.compression),
         **preferences,
     )
+    watcher = built.watcher
+    if watcher is not None:
+        httpwatch.observe(exporter, watcher.http_attempt, lambda: watcher.exiting)
+    return exporter
 
 
 def _grpc_exporter(signal: SignalSettings, preferences: dict[str, Any]) -> Any:

@@ -11,6 +11,8 @@ from otel_run.runtime.sdk.resource import id_generator, sampler
 if TYPE_CHECKING:
     from otel_run.runtime.sdk import Built
 
+_SDK_QUEUE_SIZE = 2048  # the batch processors' default max queue size
+
 
 def build_tracer_provider(settings: Settings, resource: Any, built: Built) -> Any:
     from opentelemetry.sdk.trace import SpanLimits, TracerProvider
@@ -35,10 +37,17 @@ def build_tracer_provider(settings: Settings, resource: Any, built: Built) -> An
         ),
     )
     for exporter in exporters_for(settings.traces, built):
-        provider.add_span_processor(
-            BatchSpanProcessor(exporter, **_batch_options(settings.bsp), meter_provider=meter_for_sdk(built))
+        processor = BatchSpanProcessor(
+            exporter, **_batch_options(settings.bsp), meter_provider=meter_for_sdk(built)
         )
+        _count_drops(built, "traces", processor, settings.bsp)
+        provider.add_span_processor(processor)
     return provider
+
+
+def _count_drops(built: Built, signal: str, processor: Any, batch: BatchSettings) -> None:
+    if built.watcher is not None:
+        built.watcher.watch_processor(signal, processor, batch.max_queue_size or _SDK_QUEUE_SIZE)
 
 
 def _batch_options(batch: BatchSettings) -> dict[str, Any]:
@@ -75,5 +84,6 @@ def build_logger_provider(settings: Settings, resource: Any, built: Built) -> An
         processor = BatchLogRecordProcessor(
             exporter, **_batch_options(settings.blrp), meter_provider=meter_for_sdk(built)
         )
+        _count_drops(built, "logs", processor, settings.blrp)
         provider.add_log_record_processor(processor)
     return provider

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from otel_run import __version__
+from otel_run.config.envparse import show
 from otel_run.config.settings import Settings
 from otel_run.runtime import entrypoints
 
@@ -67,7 +68,9 @@ def build_propagator(settings: Settings, problems: list[str]) -> Any:
             except LookupError:
                 package = _PROPAGATOR_PACKAGES.get(name)
                 fix = f"pip install {package}" if package else "check the spelling"
-                problems.append(f"OTEL_PROPAGATORS: propagator {name!r} is not installed ({fix}); skipped it")
+                problems.append(
+                    f"OTEL_PROPAGATORS: propagator {show(name)} is not installed ({fix}); skipped it"
+                )
     return CompositePropagator(propagators)
 
 
