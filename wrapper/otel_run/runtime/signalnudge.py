@@ -41,6 +41,8 @@ class Nudger:
         """Install the wakeup pipe and start the reader (main thread only; else nothing)."""
         if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_kill"):
             return
+        if _green():  # a "thread" would be a greenlet, and its blocking read would stall the hub
+            return
         read_fd, write_fd = os.pipe()
         try:
             os.set_blocking(write_fd, False)
@@ -94,6 +96,17 @@ class Nudger:
                     signal.pthread_kill(main, number)
                 except (OSError, ValueError):
                     return
+
+
+def _green() -> bool:
+    """Whether gevent or eventlet has patched ``threading`` in this process."""
+    import sys
+
+    gevent = sys.modules.get("gevent.monkey")
+    if gevent is not None and getattr(gevent, "is_module_patched", lambda _: False)("threading"):
+        return True
+    eventlet = sys.modules.get("eventlet.patcher")
+    return eventlet is not None and bool(getattr(eventlet, "is_monkey_patched", lambda _: False)("thread"))
 
 
 def _close(*fds: int) -> None:
