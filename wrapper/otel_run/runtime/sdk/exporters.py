@@ -11,7 +11,6 @@ from otel_run.runtime.exportpath import QuietExporter
 from otel_run.runtime.exportwatch import WatchedExporter, destination_for, export_result
 
 if TYPE_CHECKING:
-    from otel_run.runtime.exportwatch import Watcher
     from otel_run.runtime.sdk import Built
 
 
