@@ -275,11 +275,11 @@ def _gunicorn_stop_seconds(env: dict[str, str]) -> float:
     return elapsed
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)
 def test_gunicorn_stop_fits_one_budget(tmp_path: Path) -> None:
     """gunicorn -w 2 with a collector that never answers: master and workers flush within one
     budget together (before: the master's flush began after the workers', two budgets)."""
-    budget_s = 4.0
+    budget_s = 6.0  # long enough that one budget and two are far apart on a loaded machine
     with Silent() as silent:
         env = _env(
             silent.url,
@@ -295,7 +295,7 @@ def test_gunicorn_stop_fits_one_budget(tmp_path: Path) -> None:
     reference = statistics.median(plain)
     print(f"gunicorn stop: {reference:.1f} s without telemetry, {ours} with a {budget_s:.0f} s budget")
     # One budget, plus the master's one quick try (0.25 s) and teardown; before: two budgets.
-    assert max(ours) < reference + budget_s + 2.0, (plain, ours)
+    assert max(ours) < reference + 1.5 * budget_s, (plain, ours)
 
 
 @pytest.mark.timeout(30)
