@@ -361,7 +361,14 @@ class Verdicts:
         return all(ok for ok, _ in self.lines)
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, e.g. ``0.52 0.61 0.80``."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def machine() -> str:
     """One line describing where the figures were measured."""
-    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    return f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {sys.platform}, load average {load}"
+    return (
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {sys.platform}, "
+        f"load average {load_average()}"
+    )

@@ -7,31 +7,44 @@ For each side (plain, otel-run, opentelemetry-instrument), interleaved A B C A B
 - *first response*: from spawning ``[launcher] python sample_app/app.py`` to the first 200
   from ``GET /`` (polled every 5 ms on 127.0.0.1), then the app is ended by its PID;
 - *python -c pass*: wall time of ``[launcher] python -c pass`` to its exit, which includes
-  the exit-time flush.
+  the exit-time flush; and, in a separate run, its peak RSS (``bench/peak.py``: ``VmHWM``
+  read as it exits).
 
-Each is also reported as CPU time (``/proc/PID/task/*/schedstat`` at the first response;
-``getrusage`` of the finished child for ``-c pass``), which other load on the machine
-disturbs far less than wall time. The goals are judged on wall time.
+Each is also reported as CPU time (user+sys: ``/proc/PID/task/*/schedstat`` at the first
+response; ``wait4``'s rusage of the finished child for ``-c pass``), which other load on
+the machine disturbs far less than wall time. The goals (``targets.py``) are judged on
+wall time.
 
 All sides export traces, metrics and logs over OTLP/HTTP to ``bench/sink.py``. One round
 is run first and thrown away (page cache, bytecode). Prints median, p10 and p90, ratios,
-and PASS/FAIL per goal; exits 1 if a goal failed.
+and PASS/FAIL per goal; exits 1 if a goal failed. ``goals.py`` runs these with the other
+figures of the goals table.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
+import select
+import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 import common
+import peak
+import targets
 
-GOAL_FIRST_VS_PLAIN = 1.35
-GOAL_FIRST_VS_UPSTREAM = 0.65
-GOAL_PASS_SECONDS = 0.1
+PASS_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Exit:
+    """One finished ``python -c pass``: wall seconds and CPU seconds (user+sys)."""
+
+    wall: float
+    cpu: float
 
 
 def first_response(side: common.Side, endpoint: str) -> tuple[float, float]:
@@ -42,41 +55,76 @@ def first_response(side: common.Side, endpoint: str) -> tuple[float, float]:
         return started.wait_ready("/"), started.cpu_at_ready
 
 
-def python_pass(side: common.Side, endpoint: str) -> tuple[float, float]:
-    """Seconds ``[launcher] python -c pass`` takes to its exit, and its CPU seconds."""
-    env = side.env(endpoint)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def _reap(process: subprocess.Popen[bytes], began: float) -> tuple[float, os.struct_rusage]:
+    """Wait (at most ``PASS_TIMEOUT_S``) for the child; its wall seconds and rusage.
+
+    A pidfd tells the moment the child exits without polling, and ``wait4`` gives that child's
+    own rusage (``RUSAGE_CHILDREN`` would mix in every child reaped so far). The pidfd keeps the
+    PID from being reused before ``wait4``, so the SIGKILL on timeout can only reach our child.
+    """
+    pidfd = os.pidfd_open(process.pid)
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if not poller.poll(PASS_TIMEOUT_S * 1000):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        _, status, usage = os.wait4(process.pid, 0)
+        took = time.perf_counter() - began
+    finally:
+        os.close(pidfd)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"{process.args} exited with {process.returncode}")
+    return took, usage
+
+
+def python_pass(side: common.Side, endpoint: str) -> Exit:
+    """``[launcher] python -c pass`` to its exit: wall and CPU seconds."""
     began = time.perf_counter()
-    subprocess.run(
+    process = subprocess.Popen(
         side.command("python", "-c", "pass"),
-        env=env,
+        env=side.env(endpoint),
         cwd=str(common.REPO),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        check=True,
-        timeout=60,
     )
-    took = time.perf_counter() - began
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return took, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    took, usage = _reap(process, began)
+    return Exit(took, usage.ru_utime + usage.ru_stime)
 
 
-def _row(name: str, values: list[float], plain: float, upstream: float) -> str:
-    mid = common.median(values)
-    return (
-        f"  {name:<9} {mid * 1000:8.1f} {common.percentile(values, 0.1) * 1000:8.1f} "
-        f"{common.percentile(values, 0.9) * 1000:8.1f} {mid / plain:9.2f}x {mid / upstream:10.2f}x"
-    )
+def python_pass_peak_rss(side: common.Side, endpoint: str) -> float:
+    """Peak RSS of ``[launcher] python -c pass`` in MiB (NaN where the bench cannot trace it)."""
+    kib = peak.peak_rss_kib(side.command("python", "-c", "pass"), side.env(endpoint), str(common.REPO))
+    return float("nan") if kib is None else kib / 1024
 
 
-def report(title: str, results: dict[str, list[float]]) -> tuple[float, float, float]:
-    """Print one table; returns the medians of plain, otel-run and upstream."""
-    plain, ours, theirs = (common.median(results[name]) for name in common.SIDES)
-    print(f"\n{title} (ms, n={len(results['plain'])})")
+def measure_round(sides: list[common.Side], endpoint: str, into: dict[str, dict[str, list[float]]]) -> None:
+    """One interleaved round of the start-up figures (``targets`` keys, in ms and MiB) into ``into``."""
+    for side in sides:
+        wall, cpu = first_response(side, endpoint)
+        done = python_pass(side, endpoint)
+        for key, value in (
+            ("first_wall", wall * 1000),
+            ("first_cpu", cpu * 1000),
+            ("pass_wall", done.wall * 1000),
+            ("pass_cpu", done.cpu * 1000),
+            ("pass_peak_rss", python_pass_peak_rss(side, endpoint)),
+        ):
+            into.setdefault(key, {}).setdefault(side.name, []).append(value)
+
+
+def report(title: str, results: dict[str, list[float]]) -> None:
+    """Print one figure's table: median, p10, p90 and ratios for the three sides."""
+    plain, theirs = common.median(results["plain"]), common.median(results["upstream"])
+    print(f"\n{title} (n={len(results['plain'])})")
     print(f"  {'side':<9} {'median':>8} {'p10':>8} {'p90':>8} {'vs plain':>10} {'vs upstream':>11}")
     for name in common.SIDES:
-        print(_row(name, results[name], plain, theirs))
-    return plain, ours, theirs
+        values = results[name]
+        mid = common.median(values)
+        print(
+            f"  {name:<9} {mid:8.1f} {common.percentile(values, 0.1):8.1f} "
+            f"{common.percentile(values, 0.9):8.1f} {mid / plain:9.2f}x {mid / theirs:10.2f}x"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,34 +134,21 @@ def main(argv: list[str] | None = None) -> int:
     common.add_side_arguments(parser)
     args = parser.parse_args(argv)
     sides = common.sides(args)
-    first: dict[str, list[float]] = {side.name: [] for side in sides}
-    passes: dict[str, list[float]] = {side.name: [] for side in sides}
-    first_cpu: dict[str, list[float]] = {side.name: [] for side in sides}
-    passes_cpu: dict[str, list[float]] = {side.name: [] for side in sides}
+    results: dict[str, dict[str, list[float]]] = {}
     with common.sink() as sink:
         print(f"bench: {common.machine()}; sink at {sink.url} {sink.pinned}".rstrip())
-        for round_number in range(args.rounds + 1):
-            for side in sides:
-                took_first, cpu_first = first_response(side, sink.url)
-                took_pass, cpu_pass = python_pass(side, sink.url)
-                if round_number:  # round 0 warms caches and is not counted
-                    first[side.name].append(took_first)
-                    passes[side.name].append(took_pass)
-                    first_cpu[side.name].append(cpu_first)
-                    passes_cpu[side.name].append(cpu_pass)
+        measure_round(sides, sink.url, {})  # round 0 warms caches and is not counted
+        for round_number in range(1, args.rounds + 1):
+            measure_round(sides, sink.url, results)
             print(f"bench: round {round_number}/{args.rounds} done", file=sys.stderr, flush=True)
         received = sink.stats()
-    plain, ours, theirs = report("time to first response of sample_app/app.py, wall", first)
-    report("  the same, CPU time of the app until its first response", first_cpu)
-    _, pass_ours, _ = report("python -c pass, wall", passes)
-    report("  the same, CPU time", passes_cpu)
-    print(f"\nload average at the end: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
-    print(f"\nsink received {received['requests']} exports, {received['bytes']} bytes")
-    verdicts = common.Verdicts()
-    verdicts.at_most("first response, otel-run / plain", ours / plain, GOAL_FIRST_VS_PLAIN, "x")
-    verdicts.at_most("first response, otel-run / upstream", ours / theirs, GOAL_FIRST_VS_UPSTREAM, "x")
-    verdicts.at_most("otel-run python -c pass", pass_ours, GOAL_PASS_SECONDS, " s")
-    return 0 if verdicts.print() else 1
+    for figure in targets.FIGURES:
+        if figure.key in results:
+            report(f"{figure.title} ({figure.unit})", results[figure.key])
+    print(f"\nload average at the end: {common.load_average()}")
+    print(f"sink received {received['requests']} exports, {received['bytes']} bytes")
+    medians = {key: {n: common.median(v) for n, v in by_side.items()} for key, by_side in results.items()}
+    return 0 if targets.verdicts(medians) else 1
 
 
 if __name__ == "__main__":
