@@ -1,5 +1,5 @@
 """Telemetry is not lost at the edges of a process's life: os._exit in forked children,
-SIGHUP, a second SIGTERM during the flush, multiprocessing.Pool.terminate()."""
+SIGHUP, a second SIGTERM or Ctrl-C during the flush, multiprocessing.Pool.terminate()."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from apps import OTEL_RUN, PYTHON, clean_env, otlp_env, run
+from fake_collector import FakeCollector
 from otel_run.receiver import Receiver
 
 RUNS = 5  # signal tests repeat: a race shows up in some runs only
@@ -189,3 +191,69 @@ def test_pool_terminate_keeps_worker_spans(receiver: Receiver, tmp_path: Path) -
         assert receiver.store.wait_for(lambda _, p=prefix: len(_names(receiver, p)) >= 40, 10), (
             f"run {attempt}: {len(_names(receiver, prefix))} of 40 spans; {result.stderr}"
         )
+
+
+CTRL_C_APP = """
+import sys, time
+from opentelemetry import trace
+tracer = trace.get_tracer("ctrl-c")
+for n in range(3):
+    with tracer.start_as_current_span(f"{sys.argv[1]}-{n}"):
+        pass
+print("ready", flush=True)
+time.sleep(30)
+"""
+
+
+def _ctrl_c_twice(
+    args: list[str], env: dict[str, str], cwd: Path, mid_flush: Callable[[], bool]
+) -> tuple[int, str]:
+    """Ctrl-C, then a second Ctrl-C as soon as ``mid_flush()`` (or after 0.5 s if it never is)."""
+    process = _start(args, env, cwd)
+    process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 20
+    while process.poll() is None and not mid_flush() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    return _finish(process)
+
+
+@pytest.mark.timeout(240)
+def test_second_ctrl_c_during_the_exit_flush_waits_for_it(tmp_path: Path) -> None:
+    """Ctrl-C, then a second Ctrl-C while the exit flush is exporting: the flush still delivers
+    every span, and the status (130) and stderr are those of the same command without otel-run."""
+    (tmp_path / "ctrlc.py").write_text(CTRL_C_APP)
+    started = time.monotonic()
+    plain_status, plain_err = _ctrl_c_twice(
+        [PYTHON, "ctrlc.py", "plain"], clean_env(), tmp_path, lambda: time.monotonic() > started + 0.5
+    )
+    assert plain_status == -signal.SIGINT and plain_err.rstrip().endswith("KeyboardInterrupt"), plain_err
+    # Each span is its own export, answered after 0.6 s: the flush takes about 1.8 s, and the
+    # second Ctrl-C comes when the first export has reached the collector.
+    with FakeCollector(delay_s=0.6) as collector:
+        env = clean_env(
+            OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
+            OTEL_SERVICE_NAME="ctrl-c",
+            OTEL_METRICS_EXPORTER="none",
+            OTEL_LOGS_EXPORTER="none",
+            OTEL_BSP_SCHEDULE_DELAY="60000",
+            OTEL_BSP_MAX_EXPORT_BATCH_SIZE="1",
+            OTEL_RUN_SHUTDOWN_TIMEOUT="10000",
+        )
+        for attempt in range(RUNS):
+            before = collector.requests
+            began = time.monotonic()
+            status, err = _ctrl_c_twice(
+                [OTEL_RUN, PYTHON, "ctrlc.py", f"c{attempt}"],
+                env,
+                tmp_path,
+                lambda b=before: collector.requests > b,
+            )
+            took = time.monotonic() - began
+            assert status == plain_status, f"run {attempt}: {err}"
+            assert collector.spans == 3 * (attempt + 1), f"run {attempt}: {collector.spans} spans; {err}"
+            app_lines = [line for line in err.splitlines() if not line.startswith("otel-run: ")]
+            assert app_lines == plain_err.splitlines(), f"run {attempt}: {err}"
+            assert "otel-run: exiting" not in err and "did not finish" not in err, err
+            assert took < 10 + 5, f"run {attempt}: {took:.1f} s"  # the budget, and a start on a busy box

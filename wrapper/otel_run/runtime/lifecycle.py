@@ -29,12 +29,13 @@ This module does not print: outcomes go to the callbacks boot passes in.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import FrameType, ModuleType
 from typing import Any
@@ -119,13 +120,18 @@ class Lifecycle:
             self._nudger = signalnudge.Nudger(self._on_signal, lambda: self._signalled)
             self._nudger.arm()
 
-    def rearm_sigterm(self) -> None:
-        """Install the SIGTERM flush again if a server reset SIGTERM to the default action."""
-        try:
-            if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-                signal.signal(signal.SIGTERM, self._on_signal)
-        except (ValueError, OSError):  # not the main thread
-            pass
+    def rearm_after_reset(self) -> None:
+        """Install the flush for SIGTERM and SIGINT where a server reset them to the default action.
+
+        A default SIGINT (not Python's ``KeyboardInterrupt`` handler) ends the process without
+        ``atexit``, exactly like a default SIGTERM: it gets the same flush-then-die handler.
+        """
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            try:
+                if signal.getsignal(signum) == signal.SIG_DFL:
+                    signal.signal(signum, self._on_signal)
+            except (ValueError, OSError):  # not the main thread
+                pass
 
     @property
     def flushing(self) -> bool:
@@ -151,7 +157,8 @@ class Lifecycle:
             return self.outcome or Outcome(f"{reason}: a shutdown is already in progress")
         self._owner = threading.current_thread()
         try:
-            outcome = self._flush(reason)
+            with _ctrl_c_waits():
+                outcome = self._flush(reason)
         finally:
             self._finished.set()
         held, self._held_signal = self._held_signal, None
@@ -237,6 +244,41 @@ class Lifecycle:
 
 def _no_op() -> None:
     pass
+
+
+@contextlib.contextmanager
+def _ctrl_c_waits() -> Iterator[None]:
+    """A Ctrl-C during the flush waits for it (within the budget) instead of cutting it short.
+
+    Python's default SIGINT handler raises ``KeyboardInterrupt`` in the main thread, out of
+    the join that waits for the flush threads: a second Ctrl-C at exit lost what was still
+    being exported and printed "Exception ignored in atexit callback". The flush only runs
+    when the process is ending (at exit, before dying of a signal, in ``os._exit``), which a
+    Ctrl-C asks for anyway, so it is only swallowed: the exit status stays the one the exit
+    gave (130 after a first Ctrl-C, as without otel-run). An app's own SIGINT handler, or
+    SIGINT ignored, is left as it is.
+    """
+    swapped = False
+    if threading.current_thread() is threading.main_thread():
+        try:
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                signal.signal(signal.SIGINT, _ctrl_c_during_flush)
+                swapped = True
+        except (ValueError, OSError):  # an interpreter that does not let us: as before
+            pass
+    try:
+        yield
+    finally:
+        if swapped:
+            try:
+                if signal.getsignal(signal.SIGINT) is _ctrl_c_during_flush:
+                    signal.signal(signal.SIGINT, signal.default_int_handler)
+            except (ValueError, OSError):
+                pass
+
+
+def _ctrl_c_during_flush(signum: int, frame: FrameType | None) -> None:
+    """SIGINT while the flush runs: the process is ending already; the flush goes on."""
 
 
 def _deliver_default(signum: int) -> None:

@@ -36,6 +36,8 @@ def arm(imports: ImportWatcher, cycle: Lifecycle, on_reloader_watcher: Callable[
     imports.watch(
         "django.utils.autoreload", lambda module: django_support.hook_autoreload(module, cycle.budget_s)
     )
-    imports.watch("uvicorn.workers", lambda module: uvicorn_support.hook_worker(module, cycle.rearm_sigterm))
+    imports.watch(
+        "uvicorn.workers", lambda module: uvicorn_support.hook_worker(module, cycle.rearm_after_reset)
+    )
     imports.watch(celery_support.PREFORK_MODULE, lambda module: celery_support.arm(module, cycle.shutdown))
     gunicorn_support.arm(imports.watch, cycle.stop_began)
