@@ -141,7 +141,11 @@ def run(sides: list[common.Side], endpoint: str, args: argparse.Namespace, wrk: 
                 _add(samples, key, side.name, value)
         for side in order:
             _add(samples, "idle_rss", side.name, memory.idle_rss(side, endpoint, IDLE_REQUESTS, args.settle))
-        print(f"bench: round {number}/{args.rounds} done", file=sys.stderr, flush=True)
+        print(
+            f"bench: round {number}/{args.rounds} done, load average {common.load_average()}",
+            file=sys.stderr,
+            flush=True,
+        )
     samples["failed_requests"] = {name: [float(count)] for name, count in errors.items()}
     return samples
 
@@ -245,7 +249,7 @@ def header(run_info: Mapping[str, Any]) -> list[str]:
     install = {True: "matches the tree", False: "DIFFERS from the tree (pip install . first)"}
     quick = " (--quick: a smoke run, not a measurement)" if options["quick"] else ""
     load = run_info["load_average"]
-    return [
+    lines = [
         f"issue 11 goals: medians of {options['rounds']} round(s){quick}",
         f"  otel-run commit {info['id'][:12]} ({info['date']}) {info['subject']}{dirty}",
         f"  installed otel-run {install.get(run_info['installed_matches_tree'], 'unknown')}",
@@ -255,6 +259,12 @@ def header(run_info: Mapping[str, Any]) -> list[str]:
         " are shown alongside, not judged",
         f"  {run_info['load']}; idle RSS after {IDLE_REQUESTS} requests and {options['settle']:g} s",
     ]
+    if run_info["busy"]:
+        lines.append(
+            "  NOTE: the load average exceeded the CPU count: other work shared the CPUs, so wall"
+            " times (and req/s, p99) are inflated; compare the CPU rows"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         "installed_matches_tree": installed_matches_tree(sides[1].bindir),
         "load_average": {"before": list(load_before), "after": list(os.getloadavg())},
         "seconds": time.monotonic() - began,
+        "busy": max(load_before[0], os.getloadavg()[0]) > (os.cpu_count() or 1),
         "options": {
             **{name: getattr(args, name) for name in options},
             "idle_requests": IDLE_REQUESTS,
