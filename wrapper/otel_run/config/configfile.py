@@ -18,12 +18,17 @@ It reads no file and imports neither the SDK nor anything else of otel-run.
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from otel_run.config import otel_vars
 
-VARIABLE = "OTEL_CONFIG_FILE"
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (config/frozen.py says why)
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Iterable, Mapping, Sequence
+    from typing import Any
+
+# Which variables the file replaces is otel_vars' to say (the settings read it without this module).
+VARIABLE = otel_vars.CONFIG_FILE
+replaced = otel_vars.replaced_by_file
 TOP_LEVEL = (
     "file_format",
     "disabled",
@@ -37,44 +42,21 @@ TOP_LEVEL = (
     "instrumentation/development",
     "distribution",
 )
-# Variables the file does not replace: otel-run's own, the instrumentations' own (read
-# by the instrumentation libraries, with or without a file, as under opentelemetry-instrument).
-_KEPT = frozenset(
-    {
-        VARIABLE,
-        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",
-        "OTEL_PYTHON_LOG_CORRELATION",
-        "OTEL_SEMCONV_STABILITY_OPT_IN",
-    }
-)
-_REPLACED = frozenset(
-    {
-        "OTEL_SDK_DISABLED",
-        "OTEL_SERVICE_NAME",
-        "OTEL_RESOURCE_ATTRIBUTES",
-        "OTEL_LOG_LEVEL",
-        "OTEL_PROPAGATORS",
-        "OTEL_TRACES_SAMPLER",
-        "OTEL_TRACES_SAMPLER_ARG",
-        "OTEL_TRACES_EXPORTER",
-        "OTEL_METRICS_EXPORTER",
-        "OTEL_LOGS_EXPORTER",
-        "OTEL_METRICS_EXEMPLAR_FILTER",
-        "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS",
-        "OTEL_PYTHON_ID_GENERATOR",
-    }
-)
-_REPLACED_PREFIXES = (
-    "OTEL_EXPORTER_OTLP_",
-    "OTEL_BSP_",
-    "OTEL_BLRP_",
-    "OTEL_METRIC_EXPORT_",
-    "OTEL_EXPORTER_ZIPKIN_",
-    "OTEL_EXPORTER_PROMETHEUS_",
-)
-_LIMIT_PREFIXES = ("OTEL_ATTRIBUTE_", "OTEL_SPAN_", "OTEL_EVENT_", "OTEL_LINK_", "OTEL_LOGRECORD_")
-# The specification's substitution syntax; the "env:" prefix is optional.
-REFERENCE = re.compile(r"(?<!\$)\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(:-[^}\n]*)?\}")
+# The specification's substitution syntax; the "env:" prefix is optional. Compiled on
+# first use (``reference_pattern``): the settings of a process without a file need no ``re``.
+REFERENCE = r"(?<!\$)\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(:-[^}\n]*)?\}"
+_compiled: list[re.Pattern[str]] = []
+
+
+def reference_pattern() -> re.Pattern[str]:
+    """``REFERENCE``, compiled."""
+    if not _compiled:
+        import re
+
+        _compiled.append(re.compile(REFERENCE))
+    return _compiled[0]
+
+
 _SECTIONS = {"traces": "tracer_provider", "metrics": "meter_provider", "logs": "logger_provider"}
 
 
@@ -87,22 +69,13 @@ class ConfigFileError(Exception):
     """The file cannot be used; ``str(error)`` says where and why, in one line."""
 
 
-def replaced(name: str) -> bool:
-    """Whether the file replaces variable ``name`` (so it is ignored when the file is set)."""
-    if name in _KEPT or not name.startswith("OTEL_") or name.startswith("OTEL_RUN_"):
-        return False
-    if name in _REPLACED or name.startswith(_REPLACED_PREFIXES):
-        return True
-    return name.startswith(_LIMIT_PREFIXES) and name.endswith("_LIMIT")
-
-
 def references(text: str) -> set[str]:
     """Names of the variables the file's values reference as ``${VAR}`` (comments skipped)."""
     found: set[str] = set()
     for line in text.splitlines():
         value = line.split(" #", 1)[0]
         if not value.lstrip().startswith("#"):
-            found.update(match.group(1) for match in REFERENCE.finditer(value))
+            found.update(match.group(1) for match in reference_pattern().finditer(value))
     return found
 
 
@@ -122,7 +95,7 @@ def unset_references(environ: Mapping[str, str], text: str) -> list[tuple[int, s
     for number, line in enumerate(text.splitlines(), start=1):
         if line.lstrip().startswith("#"):
             continue
-        for match in REFERENCE.finditer(line.split(" #", 1)[0]):
+        for match in reference_pattern().finditer(line.split(" #", 1)[0]):
             if match.group(2) is None and match.group(1) not in environ:
                 found.append((number, match.group(1)))
     return found
@@ -171,6 +144,9 @@ def where(path: str, text: str, parts: Sequence[str | int]) -> str:
 
 def lint(document: Mapping[str, Any], text: str, path: str) -> list[str]:
     """What upstream accepts without a word but does not do, one line each."""
+    import difflib
+    from collections.abc import Mapping  # here, as below: the file's checks only, not every boot
+
     found = []
     for key in document:
         if key not in TOP_LEVEL:
@@ -205,6 +181,8 @@ def lint(document: Mapping[str, Any], text: str, path: str) -> list[str]:
 
 def exporter_entries(document: Mapping[str, Any]) -> list[tuple[str, list[str | int], str, Any]]:
     """``(signal, path to the exporter mapping, exporter kind, its options)`` in file order."""
+    from collections.abc import Mapping
+
     entries: list[tuple[str, list[str | int], str, Any]] = []
     for signal, section in _SECTIONS.items():
         provider = document.get(section)
@@ -241,6 +219,9 @@ _BUILT_IN = {
 def unknown_components(document: Mapping[str, Any], section: str) -> list[tuple[list[str | int], str]]:
     """``(field path, built-in name it is close to)`` for each component name in ``section``
     that is not built in and looks like a typo of one (upstream takes it for a plugin)."""
+    import difflib
+    from collections.abc import Mapping
+
     found: list[tuple[list[str | int], str]] = []
 
     def check(parts: list[str | int], names: Any, known: Sequence[str]) -> None:

@@ -6,10 +6,8 @@ specification; ``redact_url`` is used wherever a URL is shown to a person.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-from urllib.parse import SplitResult, urlsplit, urlunsplit
-
 from otel_run.config.envparse import Warnings, show
+from otel_run.config.urls import Parts, split, unsplit
 
 PROTOCOLS = ("http/protobuf", "grpc", "http/json")
 SIGNAL_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
@@ -19,19 +17,38 @@ GRPC_PORT = 4317
 HTTP_PORT = 4318
 
 
-class Endpoint(NamedTuple):
-    """The URL a signal is exported to and the variable it came from."""
+class Endpoint(tuple[str, str, bool]):
+    """The URL a signal is exported to and the variable it came from: ``(url, source, insecure)``
+    (a tuple, as the ``NamedTuple`` it was; ``typing`` is not imported on the boot path)."""
 
-    url: str
-    source: str
-    insecure: bool
-    """For gRPC: plaintext (no TLS). For HTTP: whether the scheme is ``http``."""
+    __slots__ = ()
+
+    def __new__(cls, url: str, source: str, insecure: bool) -> Endpoint:
+        return tuple.__new__(cls, (url, source, insecure))
+
+    @property
+    def url(self) -> str:
+        """The URL the signal is exported to."""
+        return self[0]
+
+    @property
+    def source(self) -> str:
+        """The variable the URL came from, or ``default``."""
+        return self[1]
+
+    @property
+    def insecure(self) -> bool:
+        """For gRPC: plaintext (no TLS). For HTTP: whether the scheme is ``http``."""
+        return self[2]
+
+    def __repr__(self) -> str:
+        return f"Endpoint(url={self[0]!r}, source={self[1]!r}, insecure={self[2]!r})"
 
 
 def redact_url(url: str) -> str:
     """Hide credentials in ``url``: user info and query values become ``***``."""
     try:
-        parts = urlsplit(url)
+        parts = split(url)
     except ValueError:
         return "<unparseable URL>"
     netloc = parts.netloc
@@ -46,10 +63,10 @@ def redact_url(url: str) -> str:
         query = "&".join(
             f"{item.partition('=')[0]}=***" if "=" in item else item for item in query.split("&")
         )
-    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment))
+    return unsplit(Parts(parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def _check_url(problems: list[str], raw: str, protocol: str, insecure: bool | None) -> SplitResult | None:
+def _check_url(problems: list[str], raw: str, protocol: str, insecure: bool | None) -> Parts | None:
     text = raw.strip()
     assumed: str | None = None
     if "://" not in text:
@@ -60,7 +77,7 @@ def _check_url(problems: list[str], raw: str, protocol: str, insecure: bool | No
             assumed = scheme
         text = f"{scheme}://{text}"
     try:
-        parts = urlsplit(text)
+        parts = split(text)
         port = parts.port
     except ValueError as error:
         problems.append(f"is not a valid URL ({error}); ignoring it")
@@ -107,9 +124,9 @@ def resolve_endpoint(
         problems: list[str] = []
         parts = _check_url(problems, specific, protocol, insecure)
         if parts is not None:
-            url = urlunsplit(parts)
+            url = unsplit(parts)
             if protocol != "grpc" and parts.path in ("", "/"):
-                url = urlunsplit(parts._replace(path=path))
+                url = unsplit(parts.with_path(path))
                 problems.append(
                     "is used as-is and has no path, so the collector would answer 404; "
                     f"it must end in {path}; using {redact_url(url)}"
@@ -126,12 +143,12 @@ def resolve_endpoint(
             problems += _port_problems(parts, protocol)
             if protocol == "grpc":
                 _warn(warnings, base_name, base, problems)
-                return Endpoint(urlunsplit(parts._replace(path="")), base_name, _insecure(parts, insecure))
+                return Endpoint(unsplit(parts.with_path("")), base_name, _insecure(parts, insecure))
             base_path = parts.path.rstrip("/")
             for doubled in SIGNAL_PATHS.values():
                 if base_path.endswith(doubled):
                     base_path = base_path[: -len(doubled)]
-                    fixed = urlunsplit(parts._replace(path=base_path))
+                    fixed = unsplit(parts.with_path(base_path))
                     problems.append(
                         f"already ends in {doubled}, but otel-run appends "
                         f"/v1/<signal> to it (the path would be doubled); using {redact_url(fixed)} as the "
@@ -140,17 +157,17 @@ def resolve_endpoint(
                     )
                     break
             _warn(warnings, base_name, base, problems)
-            url = urlunsplit(parts._replace(path=base_path + path))
+            url = unsplit(parts.with_path(base_path + path))
             return Endpoint(url, base_name, _insecure(parts, insecure))
         _warn(warnings, base_name, base, problems)
 
     if protocol == "grpc":
-        default = urlsplit(DEFAULT_GRPC_ENDPOINT)
+        default = split(DEFAULT_GRPC_ENDPOINT)
         return Endpoint(DEFAULT_GRPC_ENDPOINT, "default", _insecure(default, insecure))
     return Endpoint(DEFAULT_HTTP_BASE + path, "default", True)
 
 
-def _insecure(parts: SplitResult, insecure: bool | None) -> bool:
+def _insecure(parts: Parts, insecure: bool | None) -> bool:
     if parts.scheme == "http":
         return True
     if parts.scheme == "https":
@@ -158,7 +175,7 @@ def _insecure(parts: SplitResult, insecure: bool | None) -> bool:
     return bool(insecure)
 
 
-def _port_problems(parts: SplitResult, protocol: str) -> list[str]:
+def _port_problems(parts: Parts, protocol: str) -> list[str]:
     try:
         port = parts.port
     except ValueError:

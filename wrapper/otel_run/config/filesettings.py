@@ -7,13 +7,16 @@ file and not the environment. Pure: no I/O, no SDK.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Mapping
 
 from otel_run.config.configfile import exporter_entries, field_path
+from otel_run.config.frozen import Frozen, fill
 from otel_run.config.settings import Redacted, Settings, SignalSettings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (config/frozen.py says why)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 _DEFAULT_ENDPOINTS = {
     ("otlp_http", "traces"): "http://localhost:4318/v1/traces",
@@ -24,20 +27,32 @@ _GRPC_DEFAULT = "http://localhost:4317"
 _SECTIONS = {"traces": "tracer_provider", "metrics": "meter_provider", "logs": "logger_provider"}
 
 
-@dataclass(frozen=True)
-class Exporter:
+class Exporter(Frozen):
     """One exporter the file sets up, as people should see it."""
 
+    __slots__ = ("signal", "kind", "location", "endpoint", "headers", "timeout_s", "compression")  # noqa: RUF023 (the order is the fields' order)
     signal: str
     kind: str
     """otlp_http, otlp_grpc, console, otlp_file/development, or a plugin's name."""
     location: str
     """Its field path in the file: ``tracer_provider.processors[0].batch.exporter.otlp_http``."""
-    endpoint: str = ""
+    endpoint: str
     """For OTLP: the URL, with the exporter's default filled in (show it with ``redact_url``)."""
-    headers: Redacted = field(default_factory=Redacted)
-    timeout_s: float = 10.0
-    compression: str = "none"
+    headers: Redacted
+    timeout_s: float
+    compression: str
+
+    def __init__(
+        self,
+        signal: str,
+        kind: str,
+        location: str,
+        endpoint: str = "",
+        headers: Redacted = Redacted(),  # noqa: B008 (immutable)
+        timeout_s: float = 10.0,
+        compression: str = "none",
+    ) -> None:
+        fill(self, locals())
 
     @property
     def otlp(self) -> bool:
@@ -50,23 +65,50 @@ class Exporter:
         return {"otlp_http": "http/protobuf", "otlp_grpc": "grpc"}.get(self.kind, "")
 
 
-@dataclass(frozen=True)
-class FileSettings:
+class FileSettings(Frozen):
     """What the file set up, beside what ``Settings`` already holds."""
 
+    __slots__ = (  # noqa: RUF023 (the order is the fields' order)
+        "path",
+        "file_format",
+        "exporters",
+        "sampler",
+        "instrumentation_options",
+        "disabled_instrumentations",
+        "ignored_variables",
+        "sdk_disabled",
+        "loaded",
+    )
+    _uncompared = ("loaded",)
     path: str
     file_format: str
-    exporters: tuple[Exporter, ...] = ()
-    sampler: str = "parent_based(root: always_on)"
+    exporters: tuple[Exporter, ...]
+    sampler: str
     """The sampler as the file writes it, e.g. ``parent_based(root: trace_id_ratio_based 0.25)``."""
-    instrumentation_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    instrumentation_options: Mapping[str, Mapping[str, Any]]
     """``instrumentation/development.python``: keyword arguments per instrumentor."""
-    disabled_instrumentations: frozenset[str] = frozenset()
+    disabled_instrumentations: frozenset[str]
     """Instrumentors the file turns off (``enabled: false``)."""
-    ignored_variables: tuple[str, ...] = ()
-    sdk_disabled: bool = False
-    loaded: Any = field(default=None, compare=False, repr=False)
-    """The file as upstream loaded it (``runtime/sdk/fromfile.Loaded``), for the build."""
+    ignored_variables: tuple[str, ...]
+    sdk_disabled: bool
+    loaded: Any
+    """The file as upstream loaded it (``runtime/sdk/fromfile.Loaded``), for the build;
+    left out of ``==`` and ``repr``."""
+
+    def __init__(
+        self,
+        path: str,
+        file_format: str,
+        exporters: tuple[Exporter, ...] = (),
+        sampler: str = "parent_based(root: always_on)",
+        instrumentation_options: Mapping[str, Mapping[str, Any]] | None = None,
+        disabled_instrumentations: frozenset[str] = frozenset(),
+        ignored_variables: tuple[str, ...] = (),
+        sdk_disabled: bool = False,
+        loaded: Any = None,
+    ) -> None:
+        instrumentation_options = {} if instrumentation_options is None else instrumentation_options
+        fill(self, locals())
 
     def options(self) -> dict[str, dict[str, object]]:
         """A copy of ``instrumentation_options``, to add to."""
@@ -140,6 +182,8 @@ def _env_sampler(sampler: Any) -> tuple[str, float | None]:
         return simple[text] or "parentbased_always_on", None
     if text == "parent_based(root: always_off)":
         return "parentbased_always_off", None
+    import re  # here: only a configuration file's sampler needs it
+
     match = re.fullmatch(r"(parent_based\(root: )?trace_id_ratio_based ([0-9.e-]+)(\))?", text)
     if match and bool(match.group(1)) == bool(match.group(3)):
         return ("parentbased_traceidratio" if match.group(1) else "traceidratio"), float(match.group(2))
@@ -204,8 +248,7 @@ def resolve(
         loaded=loaded,
     )
     service = str(resource.get("service.name") or "unknown_service")
-    return replace(
-        settings,
+    return settings.replace(
         disabled=file.sdk_disabled,
         service_name=service,
         service_name_origin=None,
@@ -236,9 +279,8 @@ def _signal(base: SignalSettings, found: Sequence[Exporter], path: str) -> Signa
     names = tuple(dict.fromkeys("otlp" if exporter.otlp else exporter.kind for exporter in mine))
     otlp = next((exporter for exporter in mine if exporter.otlp), None)
     if otlp is None:
-        return replace(base, exporters=names, endpoint="", endpoint_source=path, headers=Redacted())
-    return replace(
-        base,
+        return base.replace(exporters=names, endpoint="", endpoint_source=path, headers=Redacted())
+    return base.replace(
         exporters=names,
         protocol=otlp.protocol,
         protocol_source=f"{path} {otlp.location}",

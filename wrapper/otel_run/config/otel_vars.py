@@ -8,9 +8,11 @@ to libraries we do not know, and those are left alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
 from otel_run.config import envvars
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (config/frozen.py says why)
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 _SIGNALS = ("TRACES", "METRICS", "LOGS")
 _OTLP_OPTIONS = (
@@ -91,6 +93,55 @@ _GENERAL = (
     "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS",
     "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
 )
+
+
+CONFIG_FILE = "OTEL_CONFIG_FILE"
+"""When set, the declarative configuration file replaces most variables (``configfile``)."""
+# Variables the file does not replace: otel-run's own, the instrumentations' own (read
+# by the instrumentation libraries, with or without a file, as under opentelemetry-instrument).
+_KEPT = frozenset(
+    {
+        CONFIG_FILE,
+        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",
+        "OTEL_PYTHON_LOG_CORRELATION",
+        "OTEL_SEMCONV_STABILITY_OPT_IN",
+    }
+)
+_REPLACED = frozenset(
+    {
+        "OTEL_SDK_DISABLED",
+        "OTEL_SERVICE_NAME",
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_LOG_LEVEL",
+        "OTEL_PROPAGATORS",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG",
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_METRICS_EXPORTER",
+        "OTEL_LOGS_EXPORTER",
+        "OTEL_METRICS_EXEMPLAR_FILTER",
+        "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS",
+        "OTEL_PYTHON_ID_GENERATOR",
+    }
+)
+_REPLACED_PREFIXES = (
+    "OTEL_EXPORTER_OTLP_",
+    "OTEL_BSP_",
+    "OTEL_BLRP_",
+    "OTEL_METRIC_EXPORT_",
+    "OTEL_EXPORTER_ZIPKIN_",
+    "OTEL_EXPORTER_PROMETHEUS_",
+)
+_LIMIT_PREFIXES = ("OTEL_ATTRIBUTE_", "OTEL_SPAN_", "OTEL_EVENT_", "OTEL_LINK_", "OTEL_LOGRECORD_")
+
+
+def replaced_by_file(name: str) -> bool:
+    """Whether an ``OTEL_CONFIG_FILE`` replaces variable ``name`` (so it is ignored when the file is set)."""
+    if name in _KEPT or not name.startswith("OTEL_") or name.startswith("OTEL_RUN_"):
+        return False
+    if name in _REPLACED or name.startswith(_REPLACED_PREFIXES):
+        return True
+    return name.startswith(_LIMIT_PREFIXES) and name.endswith("_LIMIT")
 
 
 def known_names() -> frozenset[str]:

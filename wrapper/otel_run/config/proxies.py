@@ -8,14 +8,19 @@ collector. Pure: the caller passes the environment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from urllib.parse import urlsplit
+from otel_run.config.urls import split
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (config/frozen.py says why)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 def proxy_variable(url: str, environ: Mapping[str, str]) -> str | None:
     """The name of the variable whose proxy a request to ``url`` uses, or None (direct)."""
+    if not any(name[-6:].lower() == "_proxy" for name in environ):
+        return None  # the usual case, answered without parsing the URL
     try:
-        parts = urlsplit(url)
+        parts = split(url)
     except ValueError:
         return None
     host = (parts.hostname or "").lower()

@@ -4,10 +4,8 @@ validated and, when bad, turned into one warning naming it and what was used ins
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
-from otel_run.config import configfile, envvars, otel_vars, resource_detect, service_name, statusdir
+from otel_run.config import envvars, otel_vars, resource_detect, service_name, statusdir
 from otel_run.config.endpoints import PROTOCOLS, Endpoint, resolve_endpoint
 from otel_run.config.envparse import (
     Warnings,
@@ -38,6 +36,10 @@ from otel_run.config.settings import (
     Settings,
     SignalSettings,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (config/frozen.py says why)
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 
 class Reader:
@@ -136,11 +138,11 @@ class Reader:
             sdk_internal_metrics=self._optional_bool("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED"),
             detected_attributes=tuple(resource_detect.detect(self.env, resource_detect.read_text).items()),
             child=self.get(envvars.OTEL_RUN_PARENT_PID) is not None,
-            config_file=self.get(configfile.VARIABLE),
+            config_file=self.get(otel_vars.CONFIG_FILE),
         )
         if settings.config_file is not None:
             # The file replaces these variables: a bad value in one of them changes nothing.
-            w = Warnings(line for line in w if not configfile.replaced(line.split("=")[0].split()[0]))
+            w = Warnings(line for line in w if not otel_vars.replaced_by_file(line.split("=")[0].split()[0]))
         return _with_warnings(settings, tuple(w))
 
     def _optional_bool(self, name: str) -> bool | None:
@@ -280,4 +282,4 @@ class Reader:
 
 def _with_warnings(settings: Settings, warnings: tuple[str, ...]) -> Settings:
     # A variable shared by the three signals is read three times but warned about once.
-    return replace(settings, warnings=tuple(dict.fromkeys(warnings)))
+    return settings.replace(warnings=tuple(dict.fromkeys(warnings)))

@@ -10,11 +10,20 @@ environment and tests pass fakes. Explicit configuration wins over everything fo
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+from otel_run.config.patterns import (
+    CONTAINER_ID_LENGTH,
+    cgroup_pod_uid,
+    hex_runs,
+    hostname_source,
+    kubelet_pod,
+)
 
-ReadFile = Callable[[str], str | None]
-"""Returns a file's text, or None when it is missing or unreadable."""
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (config/frozen.py says why)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    ReadFile = Callable[[str], str | None]
+    """Returns a file's text, or None when it is missing or unreadable."""
 
 NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 CGROUP_FILE = "/proc/self/cgroup"
@@ -30,19 +39,12 @@ CONTAINER_NAME_VARS = ("K8S_CONTAINER_NAME", "CONTAINER_NAME")
 
 _MAX_FILE_CHARS = 1 << 20
 # A container id is 64 hex digits, alone in a cgroup path segment or after a runtime
-# prefix (docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>, libpod-<id>.scope).
-_CONTAINER_ID = re.compile(r"(?<![0-9a-f])([0-9a-f]{64})(?![0-9a-f])")
-# cgroup v1 pod slices: .../pod<uid>/... (cgroupfs) or ...-pod<uid_with_underscores>.slice (systemd).
-_CGROUP_POD_UID = re.compile(
-    r"pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?![0-9a-f])"
-)
-# kubelet bind mounts: /var/lib/kubelet/pods/<uid>/etc-hosts, .../containers/<name>/<n>
-# (the termination log), .../volumes/...
-_KUBELET_POD = re.compile(
-    r"/pods/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/(?:containers/([^/]+)/)?"
-)
-# Docker and Podman bind-mount /etc/hostname from the container's own directory.
-_HOSTNAME_SOURCE = re.compile(r"/(?:containers|overlay-containers)/([0-9a-f]{64})/")
+# prefix (docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>, libpod-<id>.scope):
+# patterns.hex_runs. cgroup v1 pod slices: .../pod<uid>/... (cgroupfs) or
+# ...-pod<uid_with_underscores>.slice (systemd): patterns.cgroup_pod_uid. kubelet bind
+# mounts: /var/lib/kubelet/pods/<uid>/etc-hosts, .../containers/<name>/<n> (the
+# termination log), .../volumes/...: patterns.kubelet_pod. Docker and Podman bind-mount
+# /etc/hostname from the container's own directory: patterns.hostname_source.
 
 
 def read_text(path: str) -> str | None:
@@ -137,17 +139,17 @@ def _cgroup_paths(cgroup: str) -> list[str]:
 
 def _container_id_from_cgroup(cgroup: str) -> str | None:
     for path in _cgroup_paths(cgroup):
-        ids = _CONTAINER_ID.findall(path)
+        ids = hex_runs(path, CONTAINER_ID_LENGTH)
         if ids:
-            return str(ids[-1])
+            return ids[-1]
     return None
 
 
 def _pod_uid_from_cgroup(cgroup: str) -> str | None:
     for path in _cgroup_paths(cgroup):
-        match = _CGROUP_POD_UID.search(path)
-        if match:
-            return match.group(1).replace("_", "-")
+        uid = cgroup_pod_uid(path)
+        if uid is not None:
+            return uid.replace("_", "-")
     return None
 
 
@@ -166,10 +168,10 @@ def _kubelet_mounts(lines: list[str]) -> tuple[str | None, str | None]:
         parsed = _mount_root_and_point(line)
         if parsed is None:
             continue
-        match = _KUBELET_POD.search(parsed[0])
-        if match:
-            uid = uid or match.group(1)
-            container = container or match.group(2)
+        found = kubelet_pod(parsed[0])
+        if found is not None:
+            uid = uid or found[0]
+            container = container or found[1]
             if uid and container:
                 break
     return uid, container
@@ -179,7 +181,7 @@ def _container_id_from_mountinfo(lines: list[str]) -> str | None:
     for line in lines:
         parsed = _mount_root_and_point(line)
         if parsed is not None and parsed[1] == "/etc/hostname":
-            match = _HOSTNAME_SOURCE.search(parsed[0])
-            if match:
-                return match.group(1)
+            found = hostname_source(parsed[0])
+            if found is not None:
+                return found
     return None

@@ -7,10 +7,12 @@ upstream message quoting a value cannot leak it.
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
-
 from otel_run.config.settings import SIGNALS, Settings
+from otel_run.config.urls import split
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (config/frozen.py says why)
+if TYPE_CHECKING:
+    from typing import Any
 
 MIN_SECRET = 4
 """Shorter strings are not scrubbed from text: they would wreck every message."""
@@ -23,12 +25,18 @@ def secret_values(settings: Settings) -> list[str]:
         signal = settings.signal(name)
         found.update(value for _key, value in signal.headers.pairs)
         try:
-            parts = urlsplit(signal.endpoint)
+            parts = split(signal.endpoint)
         except ValueError:
             continue
         found.update(value for value in (parts.username, parts.password) if value)
-        found.update(value for _key, value in parse_qsl(parts.query))
-    found.update({unquote(value) for value in found})
+        if parts.query:
+            from urllib.parse import parse_qsl  # here, as below: only for a URL that needs it
+
+            found.update(value for _key, value in parse_qsl(parts.query))
+    if any("%" in value for value in found):
+        from urllib.parse import unquote
+
+        found.update({unquote(value) for value in found})
     return sorted((value for value in found if len(value) >= MIN_SECRET), key=len, reverse=True)
 
 

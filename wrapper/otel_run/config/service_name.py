@@ -6,13 +6,12 @@ from. The derived name is always announced as derived, with the variable that se
 
 from __future__ import annotations
 
-import itertools
-import re
-from collections.abc import Mapping, Sequence
-from pathlib import PurePath
-from typing import NamedTuple
-
 from otel_run.config import envvars, resource_detect
+from otel_run.config.patterns import app_spec, workload_name
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (config/frozen.py says why)
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 # Scripts whose name says nothing about the service: use the folder or the app spec.
 _GENERIC_STEMS = frozenset(
@@ -22,33 +21,34 @@ _GENERIC_STEMS = frozenset(
 _LAUNCHERS = frozenset(
     {"gunicorn", "uvicorn", "hypercorn", "waitress-serve", "uwsgi", "daphne", "celery", "flask", "granian"}
 )
-_APP_SPEC = re.compile(r"^([A-Za-z_][\w.]*)(?::[\w.()]*)?$")
-# Deployment pods: <name>-<pod-template-hash>-<5 chars>; StatefulSet: <name>-<ordinal>;
-# DaemonSet and Job pods: <name>-<5 chars>.
-# Kubernetes writes generated suffixes in an alphabet without vowels or easily confused
-# digits (apimachinery's rand.SafeEncodeString), so "web-proxy" is not "web" + a suffix.
-_SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
-_DEPLOYMENT_POD = re.compile(rf"^(?P<name>.+)-{_SAFE}{{6,10}}-{_SAFE}{{5}}$")
-_STATEFUL_POD = re.compile(r"^(?P<name>.+)-\d+$")
-# CronJob pods: <cronjob>-<scheduled time in minutes>-<5 chars>.
-_CRONJOB_POD = re.compile(rf"^(?P<name>.+)-\d{{8,10}}-{_SAFE}{{5}}$")
-_SIMPLE_POD = re.compile(rf"^(?P<name>.+)-{_SAFE}{{5}}$")
 
 
-class Derived(NamedTuple):
-    """A derived service name and a short human account of where it came from."""
+class Derived(tuple[str, str]):
+    """A derived service name and a short human account of where it came from:
+    ``(name, origin)`` (a tuple, as the ``NamedTuple`` it was, without importing ``typing``)."""
 
-    name: str
-    origin: str
+    __slots__ = ()
+
+    def __new__(cls, name: str, origin: str) -> Derived:
+        return tuple.__new__(cls, (name, origin))
+
+    @property
+    def name(self) -> str:
+        """The service name."""
+        return self[0]
+
+    @property
+    def origin(self) -> str:
+        """Where it came from, for people."""
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"Derived(name={self[0]!r}, origin={self[1]!r})"
 
 
 def workload_from_pod_name(pod: str) -> str:
     """Strip ReplicaSet/pod hashes or a StatefulSet ordinal: ``backend-55d6789c-v98wg`` → ``backend``."""
-    for pattern in (_CRONJOB_POD, _DEPLOYMENT_POD, _STATEFUL_POD, _SIMPLE_POD):
-        match = pattern.match(pod)
-        if match:
-            return match.group("name")
-    return pod
+    return workload_name(pod)
 
 
 def derive(argv: Sequence[str], environ: Mapping[str, str]) -> Derived:
@@ -73,8 +73,10 @@ def is_multiprocessing_child(argv: Sequence[str]) -> bool:
     """Whether ``argv`` is a ``multiprocessing`` spawn or forkserver child's command line."""
     if "--multiprocessing-fork" in argv:
         return True
+    # Successive pairs by index: itertools costs an import on every boot.
     return any(
-        arg == "-c" and code.startswith("from multiprocessing.") for arg, code in itertools.pairwise(argv)
+        argv[index] == "-c" and argv[index + 1].startswith("from multiprocessing.")
+        for index in range(len(argv) - 1)
     )
 
 
@@ -103,14 +105,20 @@ def _program(argv: Sequence[str]) -> Derived | None:
 
 
 def _from_script(script: str, rest: list[str]) -> Derived:
-    path = PurePath(script)
-    stem = path.stem if path.suffix in (".py", ".pyz", "") else path.name
+    # PurePosixPath's name and parent's name, without pathlib (it imports re, fnmatch and
+    # urllib.parse): its parts are the non-empty components other than ".".
+    parts = [part for part in script.split("/") if part and part != "."]
+    name = parts[-1] if parts else ""
+    parent = parts[-2] if len(parts) > 1 else ""
+    dot = name.rfind(".")
+    suffix, base = (name[dot:], name[:dot]) if 0 < dot < len(name) - 1 else ("", name)
+    stem = base if suffix in (".py", ".pyz", "") else name
     if stem in _LAUNCHERS:
         launched = _from_launcher(stem, rest)
         if launched is not None:
             return launched
-    if stem in _GENERIC_STEMS and path.parent.name not in ("", ".", "/"):
-        return Derived(path.parent.name, f"script {script}")
+    if stem in _GENERIC_STEMS and parent not in ("", ".", "/"):
+        return Derived(parent, f"script {script}")
     return Derived(stem or "python", f"script {script}")
 
 
@@ -123,9 +131,9 @@ def _from_launcher(launcher: str, rest: list[str]) -> Derived | None:
             pass
         else:
             continue
-        match = _APP_SPEC.match(arg)
-        if match:
-            return Derived(_module_name(match.group(1)), f"{launcher} app {arg}")
+        module = app_spec(arg)
+        if module is not None:
+            return Derived(_module_name(module), f"{launcher} app {arg}")
     return _bare_module_app(launcher, rest)
 
 
@@ -144,8 +152,8 @@ def _bare_module_app(launcher: str, rest: list[str]) -> Derived | None:
     takes_value = previous.startswith("-") and "=" not in previous and previous not in _FLAGS
     if "." not in last or last.endswith((".py", ".conf", ".toml", ".ini")) or takes_value:
         return None
-    match = _APP_SPEC.match(last)
-    return Derived(_module_name(match.group(1)), f"{launcher} app {last}") if match else None
+    module = app_spec(last)
+    return Derived(_module_name(module), f"{launcher} app {last}") if module is not None else None
 
 
 def _module_name(module: str) -> str:

@@ -8,13 +8,13 @@ This module does not import the OpenTelemetry SDK.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from otel_run.config.endpoints import redact_url
+from otel_run.config.frozen import Frozen, fill
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (config/frozen.py says why)
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from otel_run.config.filesettings import FileSettings
 
 SIGNALS = ("traces", "metrics", "logs")
@@ -43,11 +43,14 @@ TEMPORALITIES = ("cumulative", "delta", "lowmemory")
 HISTOGRAM_AGGREGATIONS = ("explicit_bucket_histogram", "base2_exponential_bucket_histogram")
 
 
-@dataclass(frozen=True)
-class Redacted:
+class Redacted(Frozen):
     """Header pairs whose values never appear in ``repr`` or ``str``."""
 
-    pairs: tuple[tuple[str, str], ...] = ()
+    __slots__ = ("pairs",)
+    pairs: tuple[tuple[str, str], ...]
+
+    def __init__(self, pairs: tuple[tuple[str, str], ...] = ()) -> None:
+        fill(self, locals())
 
     def __repr__(self) -> str:
         return "{" + ", ".join(f"{key!r}: '***'" for key, _ in self.pairs) + "}"
@@ -63,10 +66,25 @@ class Redacted:
         return [key for key, _ in self.pairs]
 
 
-@dataclass(frozen=True)
-class SignalSettings:
+class SignalSettings(Frozen):
     """How one signal is exported."""
 
+    __slots__ = (  # noqa: RUF023 (the order is the fields' order)
+        "signal",
+        "exporters",
+        "protocol",
+        "protocol_source",
+        "endpoint",
+        "endpoint_source",
+        "insecure",
+        "headers",
+        "timeout_s",
+        "compression",
+        "certificate",
+        "client_key",
+        "client_certificate",
+        "proxy_variable",
+    )
     signal: str
     exporters: tuple[str, ...]
     """``otlp``, ``console`` or an entry-point name; empty means none."""
@@ -81,8 +99,27 @@ class SignalSettings:
     certificate: str | None
     client_key: str | None
     client_certificate: str | None
-    proxy_variable: str | None = None
+    proxy_variable: str | None
     """``HTTP_PROXY``-style variable an HTTP exporter's requests go through (None: direct, or gRPC)."""
+
+    def __init__(
+        self,
+        signal: str,
+        exporters: tuple[str, ...],
+        protocol: str,
+        protocol_source: str,
+        endpoint: str,
+        endpoint_source: str,
+        insecure: bool,
+        headers: Redacted,
+        timeout_s: float,
+        compression: str,
+        certificate: str | None,
+        client_key: str | None,
+        client_certificate: str | None,
+        proxy_variable: str | None = None,
+    ) -> None:
+        fill(self, locals())
 
     @property
     def otlp(self) -> bool:
@@ -95,34 +132,99 @@ class SignalSettings:
         return redact_url(self.endpoint)
 
 
-@dataclass(frozen=True)
-class BatchSettings:
+class BatchSettings(Frozen):
     """Batch processor settings; None leaves the SDK default."""
 
-    schedule_delay_ms: int | None = None
-    export_timeout_ms: int | None = None
-    max_queue_size: int | None = None
-    max_export_batch_size: int | None = None
+    __slots__ = ("schedule_delay_ms", "export_timeout_ms", "max_queue_size", "max_export_batch_size")  # noqa: RUF023 (the order is the fields' order)
+    schedule_delay_ms: int | None
+    export_timeout_ms: int | None
+    max_queue_size: int | None
+    max_export_batch_size: int | None
+
+    def __init__(
+        self,
+        schedule_delay_ms: int | None = None,
+        export_timeout_ms: int | None = None,
+        max_queue_size: int | None = None,
+        max_export_batch_size: int | None = None,
+    ) -> None:
+        fill(self, locals())
 
 
-@dataclass(frozen=True)
-class LimitSettings:
+class LimitSettings(Frozen):
     """Attribute and span limits; None leaves the SDK default."""
 
-    attribute_value_length: int | None = None
-    attribute_count: int | None = None
-    span_attribute_value_length: int | None = None
-    span_attribute_count: int | None = None
-    span_event_count: int | None = None
-    span_link_count: int | None = None
-    event_attribute_count: int | None = None
-    link_attribute_count: int | None = None
+    __slots__ = (  # noqa: RUF023 (the order is the fields' order)
+        "attribute_value_length",
+        "attribute_count",
+        "span_attribute_value_length",
+        "span_attribute_count",
+        "span_event_count",
+        "span_link_count",
+        "event_attribute_count",
+        "link_attribute_count",
+    )
+    attribute_value_length: int | None
+    attribute_count: int | None
+    span_attribute_value_length: int | None
+    span_attribute_count: int | None
+    span_event_count: int | None
+    span_link_count: int | None
+    event_attribute_count: int | None
+    link_attribute_count: int | None
+
+    def __init__(
+        self,
+        attribute_value_length: int | None = None,
+        attribute_count: int | None = None,
+        span_attribute_value_length: int | None = None,
+        span_attribute_count: int | None = None,
+        span_event_count: int | None = None,
+        span_link_count: int | None = None,
+        event_attribute_count: int | None = None,
+        link_attribute_count: int | None = None,
+    ) -> None:
+        fill(self, locals())
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Frozen):
     """Everything otel-run and the SDK are configured with, parsed once."""
 
+    __slots__ = (  # noqa: RUF023 (the order is the fields' order)
+        "disabled",
+        "service_name",
+        "service_name_origin",
+        "resource_attributes",
+        "traces",
+        "metrics",
+        "logs",
+        "sampler",
+        "sampler_arg",
+        "propagators",
+        "id_generator",
+        "bsp",
+        "blrp",
+        "metric_export_interval_ms",
+        "metric_export_timeout_ms",
+        "metrics_temporality",
+        "histogram_aggregation",
+        "limits",
+        "log_level",
+        "disabled_instrumentations",
+        "log_correlation",
+        "quiet",
+        "strict",
+        "debug",
+        "shutdown_timeout_ms",
+        "status_dirs",
+        "status_dir_explicit",
+        "sdk_internal_metrics",
+        "detected_attributes",
+        "warnings",
+        "child",
+        "config_file",
+        "file",
+    )
     disabled: bool
     service_name: str
     service_name_origin: str | None
@@ -151,30 +253,67 @@ class Settings:
     strict: bool
     debug: bool
     shutdown_timeout_ms: int
-    status_dirs: tuple[str, ...] = ()
+    status_dirs: tuple[str, ...]
     """Where this process keeps its live status, best first (``statusdir.candidates``)."""
-    status_dir_explicit: bool = False
+    status_dir_explicit: bool
     """Whether OTEL_RUN_STATUS_DIR named the directory (then a failure to use it is told)."""
-    sdk_internal_metrics: bool | None = None
+    sdk_internal_metrics: bool | None
     """OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED: true, the SDK's own ``otel.sdk.*`` metrics;
     unset (None), otel-run's lost-items subset of them; false, none."""
-    detected_attributes: tuple[tuple[str, str], ...] = ()
+    detected_attributes: tuple[tuple[str, str], ...]
     """Kubernetes and container attributes found locally (``resource_detect``); the
     user's ``resource_attributes`` and ``service_name`` win over them."""
-    warnings: tuple[str, ...] = field(default=())
-    child: bool = False
+    warnings: tuple[str, ...]
+    child: bool
     """Whether a booted Python process started this one (``OTEL_RUN_PARENT_PID`` is set)."""
+    config_file: str | None
+    """``OTEL_CONFIG_FILE``: when set, the file is the configuration (``configfile``)."""
+    file: FileSettings | None
+    """What the file set up, once it was read (``filesettings.resolve``); None before, or without one."""
+
+    def __init__(
+        self,
+        disabled: bool,
+        service_name: str,
+        service_name_origin: str | None,
+        resource_attributes: tuple[tuple[str, str], ...],
+        traces: SignalSettings,
+        metrics: SignalSettings,
+        logs: SignalSettings,
+        sampler: str,
+        sampler_arg: float | None,
+        propagators: tuple[str, ...],
+        id_generator: str,
+        bsp: BatchSettings,
+        blrp: BatchSettings,
+        metric_export_interval_ms: int | None,
+        metric_export_timeout_ms: int | None,
+        metrics_temporality: str,
+        histogram_aggregation: str,
+        limits: LimitSettings,
+        log_level: str | None,
+        disabled_instrumentations: frozenset[str],
+        log_correlation: bool,
+        quiet: bool,
+        strict: bool,
+        debug: bool,
+        shutdown_timeout_ms: int,
+        status_dirs: tuple[str, ...] = (),
+        status_dir_explicit: bool = False,
+        sdk_internal_metrics: bool | None = None,
+        detected_attributes: tuple[tuple[str, str], ...] = (),
+        warnings: tuple[str, ...] = (),
+        child: bool = False,
+        config_file: str | None = None,
+        file: FileSettings | None = None,
+    ) -> None:
+        fill(self, locals())
 
     @property
     def announces(self) -> bool:
         """Whether this process prints the lines that say all is well (the startup line):
         not with ``OTEL_RUN_QUIET=true``, and not in a child of a booted process."""
         return not self.quiet and not self.child
-
-    config_file: str | None = None
-    """``OTEL_CONFIG_FILE``: when set, the file is the configuration (``configfile``)."""
-    file: FileSettings | None = None
-    """What the file set up, once it was read (``filesettings.resolve``); None before, or without one."""
 
     @property
     def service_name_derived(self) -> bool:

@@ -9,9 +9,12 @@ looks in all of them (the app and ``kubectl exec`` may not share ``XDG_RUNTIME_D
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from otel_run.config import envvars
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (config/frozen.py says why)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 FORMAT = 1
 """Version of the status file's layout; the reader skips files of another version."""

@@ -15,7 +15,6 @@ when that fails, the failure is the finding.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -79,11 +78,10 @@ def resolve(settings: Settings, environ: Mapping[str, str]) -> tuple[Settings, l
 
 def _nothing(settings: Settings) -> Settings:
     """The settings of an app that exports nothing: a file it cannot use gives it no telemetry."""
-    return replace(
-        settings,
-        traces=replace(settings.traces, exporters=()),
-        metrics=replace(settings.metrics, exporters=()),
-        logs=replace(settings.logs, exporters=()),
+    return settings.replace(
+        traces=settings.traces.replace(exporters=()),
+        metrics=settings.metrics.replace(exporters=()),
+        logs=settings.logs.replace(exporters=()),
     )
 
 
