@@ -7,8 +7,9 @@ Four pairs, interleaved round by round so that the shared machine's load hits ea
   ``Settings.from_env(os.environ, sys.orig_argv)`` (the boot's first step), both with
   ``-S``-free, ``-I``-free interpreters of ``--venv`` and no otel-run boot directory;
 - ``/bin/true`` vs ``otel-run /bin/true`` (the launcher: parse, build the environment, exec);
-- with ``--entry-points``: the instrumentor scan (``importlib.metadata``) vs a warm
-  ``otel_run.runtime.epindex`` lookup, in a venv with the instrumentations installed.
+- with ``--entry-points``: the instrumentor scan (``importlib.metadata``) vs the same
+  lookup through ``otel_run.runtime.entrypoints`` with a warm index (``runtime/epindex``),
+  in a venv with the instrumentations installed.
 
 Medians of wall and CPU (user + system, from ``wait4``) per command; CPU is the steadier
 figure on a shared machine. ``--venv`` may be given twice to compare two installs

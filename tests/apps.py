@@ -37,12 +37,17 @@ def free_port() -> int:
 # would be listed too (doctor reports them).
 STATUS_DIR = tempfile.mkdtemp(prefix="otel-run-status-tests-")
 atexit.register(shutil.rmtree, STATUS_DIR, True)
+# Likewise the entry-point index (runtime/epindex): this run's own, starting cold, so that
+# the suite exercises a first scan and then the index, and leaves the user's cache alone.
+CACHE_DIR = tempfile.mkdtemp(prefix="otel-run-cache-tests-")
+atexit.register(shutil.rmtree, CACHE_DIR, True)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without any OTEL_* or PYTHONPATH, plus ``extra``.
 
-    ``OTEL_RUN_STATUS_DIR`` is this test run's own directory unless ``extra`` names another.
+    ``OTEL_RUN_STATUS_DIR`` and ``OTEL_RUN_CACHE_DIR`` are this test run's own directories
+    unless ``extra`` names others.
     """
     env = {
         key: value
@@ -51,6 +56,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     }
     env["PYTHONUNBUFFERED"] = "1"
     env["OTEL_RUN_STATUS_DIR"] = STATUS_DIR
+    env["OTEL_RUN_CACHE_DIR"] = CACHE_DIR
     env.update(extra)
     return env
 

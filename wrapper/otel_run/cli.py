@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import sys
-from collections.abc import Sequence
-from typing import TextIO
 
-from otel_run import __version__
+from otel_run import __version__, launch
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (launch.py says why)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import TextIO
 
 EXIT_USAGE = 2
 EXIT_NOT_EXECUTABLE = 126
@@ -26,6 +28,7 @@ usage: otel-run [--] COMMAND [ARGS...]    run COMMAND with OpenTelemetry configu
        otel-run status [--json]   what the running processes are exporting, right now
        otel-run receive [--http HOST:PORT] [--grpc HOST:PORT] [--jsonl FILE]
                                             a local OTLP receiver that prints traces
+       otel-run index             write the entry-point index that spares each boot a scan
        otel-run --version | --help
 
 Examples:
@@ -58,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _status(args[1:], sys.stdout)
     if first == "receive":
         return _receive(args[1:], sys.stdout, sys.stderr)
+    if first == "index":
+        return _index(args[1:], sys.stdout, sys.stderr)
     if first == "--":
         args = args[1:]
         if not args:
@@ -74,9 +79,7 @@ def _usage_error(message: str) -> int:
 
 def run(command: Sequence[str]) -> int:
     """Exec ``command`` with the boot directory on ``PYTHONPATH``; returns only on failure."""
-    from otel_run import launch
-
-    env = launch.build_env(os.environ, launch.boot_dir())
+    env = launch.build_env(os.environ, launch.boot_path())
     blocker = launch.boot_blocker(command, lambda program: _first_line(program, env.get("PATH", os.defpath)))
     if blocker is not None and _says_blocked(blocker):
         return EXIT_STRICT
@@ -108,7 +111,7 @@ def _says_blocked(blocker: tuple[str, str]) -> bool:
 
 def _first_line(program: str, path: str) -> str | None:
     """The first line of ``program`` (looked up on ``path``), or None if it cannot be read."""
-    found = program if os.sep in program else shutil.which(program, path=path)
+    found = program if os.sep in program else launch.which(program, path)
     if not found:
         return None
     try:
@@ -130,7 +133,7 @@ def explain_exec_error(program: str, error: OSError, path: str) -> tuple[int, st
         where = "" if os.sep in program else " on PATH"
         return EXIT_NOT_FOUND, f"command not found{where}: '{program}'{hint or ''}"
     if isinstance(error, PermissionError) or error.errno in (errno.EACCES, errno.EPERM):
-        resolved = program if os.sep in program else (shutil.which(program, path=path) or program)
+        resolved = program if os.sep in program else (launch.which(program, path) or program)
         if os.path.isdir(resolved):
             return EXIT_NOT_EXECUTABLE, f"'{program}' is a directory, not a command"
         return EXIT_NOT_EXECUTABLE, f"'{program}' is not executable{hint or '; check its permissions'}"
@@ -186,6 +189,43 @@ def _status(args: Sequence[str], out: TextIO) -> int:
     out.write(render.render(report, as_json=options.json))
     out.flush()
     return 0 if report.ok else 1
+
+
+def _index(args: Sequence[str], out: TextIO, err: TextIO) -> int:
+    """Write this Python's entry-point index now (an image build step); exit 1 if it cannot."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="otel-run index",
+        description="Scan the installed distributions of this Python once and write the index "
+        "every boot then reads instead (OTEL_RUN_CACHE_DIR, else ~/.cache/otel-run). Run it after "
+        "installing packages in an image build, where the running container cannot write.",
+    )
+    parser.parse_args(list(args))
+    from otel_run.config import cachedir
+    from otel_run.runtime import entrypoints, epindex  # here: only this command builds it
+
+    directory = cachedir.directory(os.environ)
+    if not epindex.supported():
+        err.write("otel-run: this Python finds distributions in a way the index cannot follow; boots scan\n")
+        return 1
+    # Every boot has the boot directory on its path; this command's own sys.path may not.
+    paths = list(dict.fromkeys([launch.boot_path(), *sys.path]))
+    index, saved = epindex.rebuild(directory, paths)
+    if not saved:
+        err.write(
+            f"otel-run: cannot write the entry-point index in {directory or '(no home directory)'}; "
+            "each boot scans the installed packages instead. Set OTEL_RUN_CACHE_DIR to a writable "
+            "directory\n"
+        )
+        return 1
+    dists = index.dists(paths)
+    instrumentors = epindex.entries(dists, entrypoints.INSTRUMENTORS)
+    out.write(
+        f"otel-run: indexed {len(dists)} distributions ({len(instrumentors)} instrumentors) "
+        f"for {sys.executable} in {index.path}\n"
+    )
+    return 0
 
 
 def _receive(args: Sequence[str], out: TextIO, err: TextIO) -> int:

@@ -7,11 +7,15 @@ PID, signals and exit status are the application's own. Nothing here reads ``OTE
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 from otel_run.config import envvars
+
+# The launcher imports only what the exec needs: no pathlib, re or typing (each pulls in
+# several more modules; ``otel-run python app.py`` should cost little more than the exec).
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from pathlib import Path
 
 BOOT_DIR_NAME = "_boot"
 BOOTED_MARKER = "OTEL_RUN_BOOT_DIR"
@@ -21,10 +25,17 @@ BOOTED_MARKER = "OTEL_RUN_BOOT_DIR"
 
 def boot_dir() -> Path:
     """The installed directory whose only file is otel-run's ``sitecustomize.py``."""
-    return Path(__file__).resolve().parent / BOOT_DIR_NAME
+    from pathlib import Path
+
+    return Path(boot_path())
 
 
-def build_env(environ: Mapping[str, str], boot: Path) -> dict[str, str]:
+def boot_path() -> str:
+    """``boot_dir()`` as a string, without importing pathlib (the launcher's own use)."""
+    return os.path.join(os.path.dirname(os.path.realpath(__file__)), BOOT_DIR_NAME)
+
+
+def build_env(environ: Mapping[str, str], boot: str | Path) -> dict[str, str]:
     """The application's environment: ``boot`` first on ``PYTHONPATH``, the rest in order.
 
     An existing entry equal to ``boot`` is dropped rather than repeated, so nesting
@@ -49,8 +60,8 @@ def build_env(environ: Mapping[str, str], boot: Path) -> dict[str, str]:
 
 def _resolved(entry: str) -> str:
     try:
-        return str(Path(entry).resolve())
-    except (OSError, RuntimeError):
+        return os.path.realpath(entry)
+    except (OSError, ValueError):
         return entry
 
 
@@ -66,7 +77,14 @@ _FIXES = {
     "E": "drop -E",
     "S": "drop -S",
 }
-_PYTHON_NAME = re.compile(r"(python|pypy)[\d.]*")
+
+
+def _is_python(name: str) -> bool:
+    """``re.fullmatch(r"(python|pypy)[\\d.]*", name)``: a Python interpreter's file name."""
+    for prefix in ("python", "pypy"):
+        if name.startswith(prefix):
+            return all(char == "." or char.isdecimal() for char in name[len(prefix) :])  # \d is Nd
+    return False
 
 
 def boot_blocker(argv: Sequence[str], shebang: Callable[[str], str | None]) -> tuple[str, str] | None:
@@ -79,7 +97,7 @@ def boot_blocker(argv: Sequence[str], shebang: Callable[[str], str | None]) -> t
     if not argv:
         return None
     words = list(argv)
-    if not _PYTHON_NAME.fullmatch(os.path.basename(words[0])):
+    if not _is_python(os.path.basename(words[0])):
         line = shebang(words[0])
         if not line or not line.startswith("#!"):
             return None
@@ -88,7 +106,7 @@ def boot_blocker(argv: Sequence[str], shebang: Callable[[str], str | None]) -> t
             words = words[1:]
             while words and words[0].startswith("-"):
                 words = words[1:]
-        if not words or not _PYTHON_NAME.fullmatch(os.path.basename(words[0])):
+        if not words or not _is_python(os.path.basename(words[0])):
             return None
     flag = _first_blocking_flag(words[1:])
     if flag is None:
@@ -120,6 +138,27 @@ def _first_blocking_flag(options: Sequence[str]) -> str | None:
                 break
         index += 1
     return None
+
+
+def which(program: str, path: str) -> str | None:
+    """``shutil.which(program, path=path)`` on POSIX, without importing shutil (which imports
+    fnmatch, re, bz2 and lzma): the first runnable file of that name on ``path``."""
+    if os.path.dirname(program):
+        return program if _runnable(program) else None
+    if not path:
+        return None  # PATH='' finds nothing; PATH=':' looks in the current directory
+    seen = set()
+    for directory in path.split(os.pathsep):
+        if directory not in seen:
+            seen.add(directory)
+            name = os.path.join(directory, program)
+            if _runnable(name):
+                return name
+    return None
+
+
+def _runnable(name: str) -> bool:
+    return os.path.exists(name) and os.access(name, os.F_OK | os.X_OK) and not os.path.isdir(name)
 
 
 def exec_app(argv: Sequence[str], env: Mapping[str, str]) -> None:

@@ -39,6 +39,12 @@ OTEL_RUN_STATUS_DIR = "OTEL_RUN_STATUS_DIR"
 """Directory where each booted process keeps its live status for ``otel-run status``.
 Default: ``$XDG_RUNTIME_DIR/otel-run``, else ``<temp dir>/otel-run-<uid>`` (created 0700)."""
 
+OTEL_RUN_CACHE_DIR = "OTEL_RUN_CACHE_DIR"
+"""Directory for otel-run's cache of the installed entry points (instrumentors, exporters,
+propagators), so that a boot does not scan every installed distribution. Default:
+``$XDG_CACHE_HOME/otel-run``, else ``~/.cache/otel-run``. A location that cannot be written
+means each boot scans, without a word."""
+
 DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000
 
 ALL = (
@@ -49,4 +55,5 @@ ALL = (
     OTEL_RUN_PARENT_PID,
     OTEL_RUN_PARENT_SERVICE,
     OTEL_RUN_STATUS_DIR,
+    OTEL_RUN_CACHE_DIR,
 )
