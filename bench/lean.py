@@ -9,7 +9,7 @@ Four pairs, interleaved round by round so that the shared machine's load hits ea
 - ``/bin/true`` vs ``otel-run /bin/true`` (the launcher: parse, build the environment, exec);
 - with ``--entry-points``: the instrumentor scan (``importlib.metadata``) vs the same
   lookup through ``otel_run.runtime.entrypoints`` with a warm index (``runtime/epindex``),
-  in a venv with the instrumentations installed.
+  in the last ``--venv`` (which must have the index and the instrumentations).
 
 Medians of wall and CPU (user + system, from ``wait4``) per command; CPU is the steadier
 figure on a shared machine. ``--venv`` may be given twice to compare two installs
@@ -35,7 +35,10 @@ SCAN = (
     "from importlib.metadata import entry_points; "
     "[e.name for e in entry_points(group='opentelemetry_instrumentor')]"
 )
-INDEX = "from otel_run.runtime import epindex; [e.name for e in epindex.group('opentelemetry_instrumentor')]"
+INDEX = (
+    "from otel_run.runtime import entrypoints; "
+    "[e.name for e in entrypoints.group('opentelemetry_instrumentor')]"
+)
 
 
 def run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -71,9 +74,9 @@ def main() -> int:
         commands[f"python -c pass{tag}"] = [python, "-c", "pass"]
         commands[f"python: settings{tag}"] = [python, "-c", SETTINGS]
         commands[f"otel-run /bin/true{tag}"] = [str(venv / "bin" / "otel-run"), "/bin/true"]
-        if args.entry_points:
+        if args.entry_points and (venv / "bin" / "otel-run").exists() and venv == venvs[-1]:
             commands[f"python: importlib.metadata scan{tag}"] = [python, "-c", SCAN]
-            commands[f"python: epindex, warm{tag}"] = [python, "-c", INDEX]
+            commands[f"python: entrypoints, warm index{tag}"] = [python, "-c", INDEX]
     for command in commands.values():  # warm the page cache and the index
         run(command, env)
     walls: dict[str, list[float]] = {name: [] for name in commands}

@@ -33,6 +33,15 @@ _dists: list[epindex.Dist] | None = None
 _groups: dict[str, tuple[Any, ...]] = {}
 
 
+def _new_lock() -> None:
+    # A fork while another thread held the lock would leave the child's copy held forever.
+    global _lock
+    _lock = _thread.allocate_lock()
+
+
+os.register_at_fork(after_in_child=_new_lock)
+
+
 def group(name: str) -> tuple[Any, ...]:
     """The entry points of ``name``, first installed distribution first, names unique."""
     found = _groups.get(name)
