@@ -141,7 +141,12 @@ def test_an_entry_changed_just_now_is_not_stored(site: list[str], tmp_path: Path
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize(
     "content",
-    [b"", b"garbage", b"\xff" * 64, marshal.dumps((epindex.FORMAT, "other python", sys.executable, {}))],
+    [
+        b"",
+        b"garbage",
+        b"\xff" * 64,
+        marshal.dumps((epindex.FORMAT, "other python", epindex.interpreter(), {})),
+    ],
     ids=["empty", "garbage", "bytes", "other-python"],
 )
 def test_a_corrupt_or_foreign_file_is_a_miss(
@@ -168,7 +173,7 @@ def test_a_malformed_entry_makes_the_whole_file_a_miss(site: list[str], tmp_path
     assert index.path is not None
     os.makedirs(index.directory or "")
     bad = {site[0]: (1, (("alpha", "alpha", "1.0", (("g", "n"),)),))}
-    Path(index.path).write_bytes(marshal.dumps((epindex.FORMAT, sys.version, sys.executable, bad)))
+    Path(index.path).write_bytes(marshal.dumps((epindex.FORMAT, sys.version, epindex.interpreter(), bad)))
     index.load()
     assert index.entries == {}
 

@@ -7,7 +7,7 @@ first of each normalized name winning. So the index keeps, per entry, the modifi
 time of the directory (installing or removing a distribution changes it) and that
 entry's distributions with their entry points; the boot rescans only an entry whose
 time changed, and an entry without distributions (the app's own folder) with one
-``listdir``. One file per interpreter (``sys.version`` and ``sys.executable``), written
+``listdir``. One file per interpreter (``sys.version`` and the resolved ``sys.executable``), written
 atomically (a temporary file, then ``os.replace``), in ``config/cachedir``'s directory.
 
 Times are compared in whole seconds, because image layers keep no more (a cache built
@@ -97,9 +97,15 @@ class Entry:
         return found
 
 
+def interpreter() -> str:
+    """The interpreter the index is for: a venv's ``python`` and ``python3`` resolve alike
+    (what a directory holds does not depend on the venv; each entry is keyed on its own)."""
+    return os.path.realpath(sys.executable) if sys.executable else ""
+
+
 def file_name() -> str:
     """The index file of this interpreter (its version and executable)."""
-    key = f"{sys.version}\0{sys.executable}\0{sys.implementation.cache_tag}"
+    key = f"{sys.version}\0{interpreter()}\0{sys.implementation.cache_tag}"
     digest = 0
     for char in key:  # a stable hash without hashlib (which imports more than this module)
         digest = (digest * 1_000_003 + ord(char)) & 0xFFFFFFFFFFFF
@@ -202,7 +208,7 @@ class Index:
             if (
                 data[0] == FORMAT
                 and data[1] == sys.version
-                and data[2] == sys.executable
+                and data[2] == interpreter()
                 and isinstance(data[3], dict)
             ):
                 self.entries = {str(key): _checked(value) for key, value in data[3].items()}
@@ -243,7 +249,7 @@ class Index:
         try:
             os.makedirs(self.directory, exist_ok=True)
             entries = {key: self.entries[key] for key in kept}
-            data = marshal.dumps((FORMAT, sys.version, sys.executable, entries))
+            data = marshal.dumps((FORMAT, sys.version, interpreter(), entries))
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 os.write(descriptor, data)
