@@ -518,6 +518,8 @@ def test_korean_service_name_survives_the_c_locale(receiver: Receiver, tmp_path:
 
 ASYNCIO_APP = """
 import asyncio, sys
+from opentelemetry import trace
+trace.get_tracer(__name__)  # the SDK is built, and asyncio's instrumentor enabled, on first use
 from otel_run.runtime import boot
 print(boot.state().instrumentations.items["asyncio"].state)
 """

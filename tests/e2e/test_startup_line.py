@@ -19,17 +19,16 @@ def _installed() -> set[str]:
 
 @pytest.mark.timeout(60)
 def test_startup_line_names_active_and_counts_the_rest(receiver: Receiver, tmp_path: Path) -> None:
-    """For a bare script: asyncio, logging and threading are active (the boot imports them); the
-    others are counted, and every instrumentor loaded without a complaint."""
+    """For a bare script nothing is active yet (the SDK waits for the first telemetry, and so do
+    asyncio, logging and threading); every installed instrumentor is counted. A script whose
+    modules are imported before the boot ends (none here) would be named."""
     result = run_script("pass\n", otlp_env(receiver), tmp_path)
     assert result.returncode == 0, result.stderr
     lines = startup_lines(result.stderr)
     assert len(lines) == 1, result.stderr
-    found = re.search(r"; instrumenting ([a-z0-9_, -]+) \(and (\d+) more on import\)$", lines[0])
+    found = re.search(r"; instrumenting none yet \((\d+) on import\)$", lines[0])
     assert found, lines[0]
-    active = found.group(1).split(", ")
-    assert active == ["asyncio", "logging", "threading"]
-    assert int(found.group(2)) == len(_installed() - set(active))
+    assert int(found.group(1)) == len(_installed())
     assert "could not be loaded" not in result.stderr and "failed" not in result.stderr
 
 

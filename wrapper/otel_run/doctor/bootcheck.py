@@ -112,6 +112,12 @@ def child_report() -> None:
     and a dead endpoint cannot hold the child up.
     """
     report: dict[str, Any] = {"python": sys.version.split()[0], "executable": sys.executable}
+    try:  # what the app's first span, metric or log record would set up (see runtime/ondemand)
+        from otel_run.runtime import ondemand
+
+        ondemand.ensure_built()
+    except Exception as error:  # noqa: BLE001 - the facts below tell what is missing
+        report["build"] = {"error": f"{type(error).__name__}: {error}"}
     for name, gather in (
         ("boot", _boot_facts),
         ("providers", _provider_facts),

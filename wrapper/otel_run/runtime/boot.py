@@ -1,11 +1,11 @@
 """The ordered startup, run by ``sitecustomize`` before any application code.
 
 1. read and validate the environment into ``Settings`` (warnings printed);
-2. build resource, providers, exporters, processors, propagators, sampler; install them;
-3. tap logging, arm instrumentations on import;
-4. arm the lifecycle (exit and SIGTERM flush within a budget);
-5. verify the global providers are ours with exporters behind them, then print the
-   startup line;
+2. arm the lifecycle (exit and SIGTERM flush within a budget, fork handling);
+3. arm the build of the SDK (``building``) for when telemetry is first needed
+   (``ondemand``), or run it now where waiting could hide a warning;
+4. arm instrumentations on import, tap logging once the app imports it;
+5. print the startup line;
 6. chain to the next ``sitecustomize`` on ``sys.path``.
 
 This module holds otel-run's only mutable global state. Nothing here raises into the
@@ -16,15 +16,20 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from otel_run.config import envvars
 from otel_run.config.settings import Settings
 from otel_run.runtime import report
 from otel_run.runtime.tools import tool_not_app
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable
+    from types import ModuleType
+
     from otel_run.runtime.exportwatch import Watcher
+    from otel_run.runtime.importhook import ImportWatcher
     from otel_run.runtime.instrument import Armer, Instrumentations
     from otel_run.runtime.lifecycle import Lifecycle
     from otel_run.runtime.sdk import Built
@@ -43,6 +48,7 @@ class State:
         "booted",
         "built",
         "command",
+        "deferred",
         "instrumentations",
         "lifecycle",
         "problems",
@@ -60,6 +66,8 @@ class State:
         self.watcher: Watcher | None = None
         self.armer: Armer | None = None
         self.status: Recorder | None = None
+        self.deferred: str = ""
+        """When the SDK is built: "built on first use", or at boot and why."""
         self.command: list[str] = []
         """The interpreter's full command line."""
         self.active_signals: list[str] = []
@@ -112,7 +120,7 @@ def boot(environ: dict[str, str] | None = None, argv: list[str] | None = None) -
             "Run 'otel-run doctor', or set OTEL_RUN_DEBUG=true for the traceback"
         )
         if settings is not None and settings.strict:
-            _exit_strict(reason)
+            exit_strict(reason)
     return _state
 
 
@@ -135,7 +143,7 @@ def _boot(settings: Settings) -> None:
     if settings.config_file is not None:  # the file is the configuration: fromfile says why not
         from otel_run.runtime.sdk import fromfile
 
-        _state.settings = settings = fromfile.boot_load(settings, _state.problems, _exit_strict)
+        _state.settings = settings = fromfile.boot_load(settings, _state.problems, exit_strict)
         if settings.file is None:
             return
     if settings.disabled:
@@ -148,40 +156,64 @@ def _boot(settings: Settings) -> None:
 
         level = "WARNING" if settings.log_level == "warn" else settings.log_level.upper()
         logging.getLogger("opentelemetry").setLevel(level)
-    built = _install(settings)
-    _arm_instrumentations(settings)
-    recorder = _arm_lifecycle(settings, built)
-    _verify_and_announce(settings, built)
-    recorder.start()  # the live status for `otel-run status`, written from the export threads
+    from otel_run.runtime import building, importhook, ondemand
+
+    imports = importhook.watcher()
+    _state.lifecycle = building.arm_lifecycle(settings, imports)
+    now = building.build_now(settings, _state.command)
+    ondemand.arm(lambda: building.build(settings), imports)
+    _arm_instrumentations(settings, imports)
+    _tap_logging(settings, imports)
+    if now is not None:
+        _state.deferred = f"built at boot: {now}"
+        ondemand.ensure_built()
+    else:
+        _state.deferred = "built on first use"
+        _state.active_signals = [name for name in building.SIGNALS if settings.signal(name).exporters]
+    _announce(settings)
 
 
-def _install(settings: Settings) -> Built:
-    """Build and install the SDK; tap logging."""
-    from otel_run.runtime import exportwatch, logbridges, logs, sdk
+def _tap_logging(settings: Settings, imports: ImportWatcher) -> None:
+    """Tap ``logging`` once the app imports it; loguru and structlog once it imports them.
 
-    watcher = exportwatch.Watcher(report.line)
-    _state.watcher = watcher
-    exportwatch.capture_upstream_logs(watcher, keep_upstream_lines=settings.log_level == "debug")
-    # uWSGI forks its workers in C, without Python's fork hooks: an exporter built by a
-    # master thread during such a fork would leave the worker holding import locks, so
-    # under uWSGI everything is built now, before any fork.
-    from otel_run.runtime.servers import uwsgi as uwsgi_support
+    Nothing here imports ``logging``: a process that never logs never loads it."""
+    from otel_run.runtime import ondemand
 
-    built = sdk.build(settings, watcher, may_defer=not uwsgi_support.is_uwsgi_command(_state.command))
-    _state.built = built
-    _state.problems.extend(built.problems)
-    report.warn_all(built.problems)
-    sdk.install(built)
-    sdk.guard_globals(built, report.line)
-    exported = settings.logs.exporters and built.logger_provider is not None
-    handler = logs.make_handler(built.logger_provider) if exported else None
-    logs.tap(handler)
-    logbridges.bridge(handler, report.line)
-    return built
+    exported = bool(settings.logs.exporters)
+    made: list[logging.Handler] = []
+
+    def handler() -> logging.Handler | None:
+        if exported and not made:
+            from otel_run.runtime.building import log_handler
+
+            made.append(ondemand.lazy_handler(log_handler))
+        return made[0] if made else None
+
+    def tap(_module: ModuleType) -> None:
+        from otel_run.runtime import logs
+
+        logs.tap(handler())
+
+    ondemand.watch_logging(imports, tap)
+    if not exported:
+        return
+
+    def bridge(hook_name: str) -> Callable[[ModuleType], None]:
+        def hook(module: ModuleType) -> None:
+            from otel_run.runtime import logbridges
+
+            lazy = handler()
+            if lazy is not None:
+                getattr(logbridges, hook_name)(module, lazy, report.line)
+
+        return hook
+
+    imports.watch("loguru", bridge("hook_loguru"))
+    imports.watch("structlog", bridge("hook_structlog"))
 
 
-def _arm_instrumentations(settings: Settings) -> None:
-    from otel_run.runtime import importhook, instrument, logformat, serverhooks
+def _arm_instrumentations(settings: Settings, imports: ImportWatcher) -> None:
+    from otel_run.runtime import instrument, ondemand, serverhooks
 
     options = settings.file.options() if settings.file else {}
     # We export records through our own tap, so the instrumentation only adds trace
@@ -192,94 +224,24 @@ def _arm_instrumentations(settings: Settings) -> None:
         "inject_trace_context": True,
         "enable_log_auto_instrumentation": False,
     }
-    armer = instrument.Armer(importhook.watcher(), report.line, options, serverhooks.gates())
-    with logformat.defaults_only(settings.log_correlation):
-        _state.instrumentations = armer.arm(settings.instrumentation_disabled)
+    armer = instrument.Armer(imports, report.line, options, serverhooks.gates())
+    armer.before_activate = ondemand.ensure_built
     _state.armer = armer
+    _state.instrumentations = armer.arm(settings.instrumentation_disabled)
 
 
-def _arm_lifecycle(settings: Settings, built: Built) -> Recorder:
-    from otel_run.runtime import greenlets, importhook, lifecycle, sdk, serverhooks, status
-    from otel_run.runtime.servers import uwsgi as uwsgi_support
-
-    watcher = _state.watcher
-    assert watcher is not None  # _install made it
-    recorder = _state.status = status.Recorder(settings, watcher, built, _state, report.line)
-
-    def after_fork() -> None:
-        greenlets.forget_by_own_ident()
-        watcher.after_fork()
-        sdk.refresh_process_resource(built)
-        recorder.after_fork()
-
-    def on_shutdown(outcome: lifecycle.Outcome) -> None:
-        watcher.count_lost_at_exit()
-        if outcome.timed_out:
-            report.line(
-                "the final flush did not finish within OTEL_RUN_SHUTDOWN_TIMEOUT="
-                f"{settings.shutdown_timeout_ms} ms ({', '.join(outcome.timed_out)}); what was left is "
-                f"dropped{watcher.stuck_hint()}"
-            )
-        watcher.final_report()
-        recorder.close()
-
-    def on_reloader_watcher() -> None:
-        watcher.muted = True
-
-    def before_shutdown() -> None:
-        watcher.exiting = True
-        # Exporters built only now import requests/urllib3: instrumenting those at exit
-        # would ask the shut-down MeterProvider for meters, and serve no one.
-        if _state.armer is not None:
-            _state.armer.paused = True
-        greenlets.forget_by_own_ident()  # the SDK's threads end next
-
-    cycle = lifecycle.Lifecycle(
-        {"traces": built.tracer_provider, "metrics": built.meter_provider, "logs": built.logger_provider},
-        settings.shutdown_timeout_ms / 1000.0,
-        on_shutdown=on_shutdown,
-        after_fork=after_fork,
-        before_shutdown=before_shutdown,
-    )
-    _state.lifecycle = cycle
-    cycle.arm()
-    imports = importhook.watcher()
-    if uwsgi_support.is_uwsgi_command(_state.command):
-
-        def in_uwsgi_worker() -> None:
-            cycle.in_forked_child()
-            sdk.restart_metric_readers(built)
-
-        uwsgi_support.arm(os.getpid(), in_uwsgi_worker, report.line)
-        imports.watch(
-            "uwsgidecorators", lambda module: uwsgi_support.join_decorators_chain(module, in_uwsgi_worker)
-        )
-    imports.watch("multiprocessing", cycle.hook_multiprocessing)
-    serverhooks.arm(imports, cycle, on_reloader_watcher)
-    return recorder
-
-
-def _verify_and_announce(settings: Settings, built: Built) -> None:
-    from otel_run.runtime import sdk
-
-    active = sdk.verify(built)
-    _state.active_signals = active
-    wanted = [name for name in sdk.SIGNALS if settings.signal(name).exporters and name not in built.told_off]
-    missing = [name for name in wanted if name not in active]
-    if missing:
-        problem = f"{', '.join(missing)} will not be exported: no working exporter is installed for them"
-        _state.problems.append(problem)
-        report.line(problem)
+def _announce(settings: Settings) -> None:
     if settings.announces:
         found = _state.instrumentations
         assert found is not None  # _arm_instrumentations ran
         startup_line = report.startup_line if settings.file is None else report.file_startup_line
+        active = _state.active_signals
         report.line(startup_line(settings, active, found.by_state("active"), len(found.by_state("waiting"))))
     if settings.strict and _state.problems:
-        _exit_strict("; ".join(_state.problems))
+        exit_strict("; ".join(_state.problems))
 
 
-def _exit_strict(reason: str) -> None:
+def exit_strict(reason: str) -> None:
     report.line(f"OTEL_RUN_STRICT=true and telemetry could not be set up ({reason}); exiting {EXIT_STRICT}")
     os._exit(EXIT_STRICT)
 

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib.machinery import ModuleSpec
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+    from typing import Any
 
 EXIT_STRICT = 70
 _SHIM_MARK = "boot_from_sitecustomize"

@@ -14,9 +14,12 @@ neither the app's handlers nor the exporter. The SDK's and exporters' own logger
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 _local = threading.local()
 

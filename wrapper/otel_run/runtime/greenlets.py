@@ -23,10 +23,12 @@ the app's own call finds everything patched already.
 from __future__ import annotations
 
 import os
-import re
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
 
 _GEVENT_WORKERS = frozenset(
     {"gevent", "gevent_wsgi", "gevent_pywsgi", "gunicorn.workers.ggevent.GeventWorker"}
@@ -34,16 +36,14 @@ _GEVENT_WORKERS = frozenset(
 _EVENTLET_WORKERS = frozenset({"eventlet", "gunicorn.workers.geventlet.EventletWorker"})
 # The idioms, as the first statement of the script (after comments, a docstring and
 # __future__ imports), without arguments: an app that passes arguments chose what to patch.
-_FIRST_STATEMENT = re.compile(
+_FIRST_STATEMENT = (
     r"(?:from gevent import monkey\s*[;\n]\s*monkey\.patch_all\(\)"
     r"|import gevent\.monkey\s*[;\n]\s*gevent\.monkey\.patch_all\(\)"
     r"|from gevent\.monkey import patch_all\s*[;\n]\s*patch_all\(\)"
-    r"|(?P<eventlet>import eventlet\s*[;\n]\s*eventlet\.monkey_patch\(\)))\s*(?:#.*)?$",
-    re.MULTILINE,
+    r"|(?P<eventlet>import eventlet\s*[;\n]\s*eventlet\.monkey_patch\(\)))\s*(?:#.*)?$"
 )
-_PREAMBLE = re.compile(
-    r'\A(?:\s*(?:#[^\n]*|"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|from __future__ import [^\n]+)?\n)*\s*'
-)
+_PREAMBLE = r'\A(?:\s*(?:#[^\n]*|"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|from __future__ import [^\n]+)?\n)*\s*'
+"""Compiled only for a script that mentions a monkey-patch: ``re`` is not imported otherwise."""
 
 _GET_IDENT_AT_BOOT = threading.get_ident
 """``threading.get_ident`` when otel-run booted: the real one, before any monkey-patching."""
@@ -118,9 +118,12 @@ def planned_patch(argv: Sequence[str], head: Callable[[str], str | None]) -> Pat
     if args[0] == "-m" or not args[0].endswith(".py"):
         return None
     text = head(args[0])
-    if not text:
+    if not text or "monkey" not in text:
         return None
-    match = _FIRST_STATEMENT.match(text, _PREAMBLE.match(text).end())  # type: ignore[union-attr]
+    import re
+
+    preamble = re.compile(_PREAMBLE).match(text)
+    match = re.compile(_FIRST_STATEMENT, re.MULTILINE).match(text, preamble.end() if preamble else 0)
     if match is None:
         return None
     library = "eventlet" if match.group("eventlet") else "gevent"

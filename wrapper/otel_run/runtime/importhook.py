@@ -8,15 +8,17 @@ module looks exactly as it would without us.
 
 from __future__ import annotations
 
+import _thread
 import sys
-import threading
-from collections.abc import Callable, Sequence
-from importlib.abc import Loader, MetaPathFinder
-from importlib.machinery import ModuleSpec
-from types import ModuleType
-from typing import Any
 
-Callback = Callable[[ModuleType], None]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any
+
+    Callback = Callable[[ModuleType], None]
 
 
 def is_initializing(module: ModuleType) -> bool:
@@ -25,7 +27,10 @@ def is_initializing(module: ModuleType) -> bool:
     return bool(getattr(spec, "_initializing", False))
 
 
-class _NotifyingLoader(Loader):
+class _NotifyingLoader:
+    """The real loader, and the callbacks once it has run (``importlib.abc.Loader``'s protocol:
+    the base class itself costs an ``importlib.resources`` import at boot)."""
+
     def __init__(self, loader: Any, finder: ImportWatcher, name: str) -> None:
         self._loader = loader
         self._finder = finder
@@ -46,13 +51,13 @@ class _NotifyingLoader(Loader):
         return getattr(self._loader, name)
 
 
-class ImportWatcher(MetaPathFinder):
-    """Calls registered callbacks once their module has been imported."""
+class ImportWatcher:
+    """Calls registered callbacks once their module has been imported (a meta-path finder)."""
 
     def __init__(self) -> None:
         self._callbacks: dict[str, list[Callback]] = {}
-        self._lock = threading.RLock()
-        self._local = threading.local()
+        self._lock = _thread.RLock()
+        self._local = _thread._local()
 
     def watch(self, name: str, callback: Callback) -> None:
         """Call ``callback(module)`` once ``name`` is imported (now, if it already is)."""
@@ -90,7 +95,7 @@ class ImportWatcher(MetaPathFinder):
             self._local.busy = False
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        spec.loader = _NotifyingLoader(spec.loader, self, fullname)
+        spec.loader = _NotifyingLoader(spec.loader, self, fullname)  # type: ignore[assignment]
         return spec
 
     def _find_with_others(

@@ -9,14 +9,22 @@ This module never creates providers: instrumentors use the global ones.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from types import ModuleType
-from typing import Any
+import _thread
 
 from otel_run.runtime import entrypoints
-from otel_run.runtime.importhook import ImportWatcher, is_initializing
+from otel_run.runtime.importhook import is_initializing
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+    from typing import Any
+
+    from otel_run.runtime.importhook import ImportWatcher
+
+    Note = Callable[[str], None]
+    Gate = Callable[[ModuleType, Callable[[], None]], None]
+    """``gate(library_module, proceed)`` calls ``proceed()`` once the library is usable."""
 
 GROUP = "opentelemetry_instrumentor"
 
@@ -40,28 +48,52 @@ _TARGETS: dict[str, tuple[str, ...]] = {
     "aws-lambda": ("awslambdaric", "bootstrap"),
 }
 
-Note = Callable[[str], None]
-Gate = Callable[[ModuleType, Callable[[], None]], None]
-"""``gate(library_module, proceed)`` calls ``proceed()`` once the library is usable."""
+AMBIENT = ("asyncio", "logging", "threading")
+"""Instrumentors of modules nearly every process imports (otel-run's boot imports
+``threading`` itself) that only matter once there is telemetry: they are enabled when the
+SDK is built, not when their module is imported, so that importing them builds nothing.
+Not asyncio when its variables ask it for spans of its own (``_EMITTING``)."""
+_EMITTING = {
+    "asyncio": (
+        "OTEL_PYTHON_ASYNCIO_COROUTINE_NAMES_TO_TRACE",
+        "OTEL_PYTHON_ASYNCIO_TO_THREAD_FUNCTION_NAMES_TO_TRACE",
+        "OTEL_PYTHON_ASYNCIO_FUTURE_TRACE_ENABLED",
+    )
+}
 
 
-@dataclass
+def waits_for_telemetry(name: str) -> bool:
+    """Whether instrumentor ``name`` is enabled only once the SDK is built (see ``AMBIENT``)."""
+    import os
+
+    return name in AMBIENT and not any(os.environ.get(variable) for variable in _EMITTING.get(name, ()))
+
+
 class Instrumentation:
     """One installed instrumentor and what became of it."""
 
-    name: str
-    targets: tuple[str, ...]
-    entry: Any
-    state: str = "waiting"
-    """waiting (library not imported yet), active, disabled, skipped or failed."""
-    detail: str = ""
+    __slots__ = ("detail", "entry", "name", "state", "targets")
+
+    def __init__(self, name: str, targets: tuple[str, ...], entry: Any) -> None:
+        self.name = name
+        self.targets = targets
+        self.entry = entry
+        self.state = "waiting"
+        """waiting (library not imported yet, or the SDK not built yet for ``AMBIENT`` ones),
+        active, disabled, skipped or failed."""
+        self.detail = ""
+
+    def __repr__(self) -> str:
+        return f"Instrumentation({self.name!r}, {self.state!r})"
 
 
-@dataclass
 class Instrumentations:
     """Every installed instrumentor, armed on a watcher."""
 
-    items: dict[str, Instrumentation] = field(default_factory=dict)
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: dict[str, Instrumentation] = {}
 
     def by_state(self, state: str) -> list[str]:
         """Names of the instrumentors in ``state``, sorted."""
@@ -89,10 +121,15 @@ class Armer:
         self.gates = gates or {}
         """Instrumentors enabled later than their library's import (Django: once settings are read)."""
         self.found = Instrumentations()
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         self._blocked: dict[str, tuple[Instrumentation, str]] = {}
         self.paused = False
         """Set at shutdown: a library imported then (by an exporter built late) stays as it is."""
+        self.before_activate: Callable[[], None] = _nothing
+        """Run before any instrumentor is enabled: the SDK's build (``ondemand.ensure_built``)."""
+        self.sdk_ready = False
+        """Whether the SDK is built and installed (``on_built``): ``AMBIENT`` instrumentors wait for it."""
+        self._after_build: list[tuple[Instrumentation, ModuleType | None]] = []
 
     def arm(self, disabled: Callable[[str], bool]) -> Instrumentations:
         """Watch the target module of every installed, enabled instrumentor."""
@@ -130,8 +167,23 @@ class Armer:
         for item in ready:
             self.activate(item)
 
+    def on_built(self) -> None:
+        """The SDK is built: enable the ``AMBIENT`` instrumentors whose module was imported."""
+        with self._lock:
+            self.sdk_ready = True
+            waiting, self._after_build = self._after_build, []
+        for item, module in waiting:
+            self.activate(item, module)
+
     def activate(self, item: Instrumentation, module: ModuleType | None = None) -> None:
         """Enable ``item`` now; report and skip it if that fails."""
+        if not self.sdk_ready and waits_for_telemetry(item.name):
+            with self._lock:  # on_built drains the list under the same lock
+                if not self.sdk_ready:
+                    self._after_build.append((item, module))
+                    return
+        if item.state == "waiting" and not self.paused:
+            self.before_activate()  # outside our lock: the build takes its own, then ours
         if self._blocked:
             self.retry_blocked()
         with self._lock:
@@ -194,6 +246,10 @@ class Armer:
             f"instrumentation {item.name} {why}; the app runs without it. "
             f"To silence this, set OTEL_PYTHON_DISABLED_INSTRUMENTATIONS={item.name}"
         )
+
+
+def _nothing() -> None:
+    pass
 
 
 def _initializing(module_name: str) -> ModuleType | None:

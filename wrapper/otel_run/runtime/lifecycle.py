@@ -35,12 +35,14 @@ import signal
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from types import FrameType, ModuleType
-from typing import Any
 
 from otel_run.runtime import childexit, exitstatus, sigmask, signalnudge
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from types import FrameType, ModuleType
+    from typing import Any
 
 # Signals whose default action ends the process without atexit. SIGINT raises
 # KeyboardInterrupt, whose exit path runs atexit already.
@@ -49,15 +51,20 @@ _FLOOR_S = 0.25
 """What a flush gets even when a server's stop used the budget up: one quick try."""
 
 
-@dataclass
 class Outcome:
     """How one shutdown went."""
 
-    reason: str
-    """exit, SIGTERM, SIGHUP, os._exit or multiprocessing-exit."""
-    duration_s: float = 0.0
-    timed_out: list[str] = field(default_factory=list)
-    """Signals (traces, metrics, logs) still flushing when the budget ran out."""
+    __slots__ = ("duration_s", "reason", "timed_out")
+
+    def __init__(self, reason: str, duration_s: float = 0.0, timed_out: list[str] | None = None) -> None:
+        self.reason = reason
+        """exit, SIGTERM, SIGHUP, os._exit or multiprocessing-exit."""
+        self.duration_s = duration_s
+        self.timed_out: list[str] = timed_out if timed_out is not None else []
+        """Signals (traces, metrics, logs) still flushing when the budget ran out."""
+
+    def __repr__(self) -> str:
+        return f"Outcome({self.reason!r}, duration_s={self.duration_s!r}, timed_out={self.timed_out!r})"
 
 
 class Lifecycle:
@@ -79,6 +86,7 @@ class Lifecycle:
         self.before_shutdown = before_shutdown
         self.outcome: Outcome | None = None
         self._nudger: signalnudge.Nudger | None = None
+        self._fork_masked = False
         self._reset()
 
     def _reset(self) -> None:
@@ -102,7 +110,8 @@ class Lifecycle:
         atexit.register(self._at_exit)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self.in_forked_child)
-        sigmask.around_fork()  # after the SDK's fork hooks, which restart its threads
+        if self.providers:
+            self._fork_mask()
         if threading.current_thread() is not threading.main_thread() or os.getpid() == 1:
             return
         installed = False
@@ -119,6 +128,18 @@ class Lifecycle:
         if installed:
             self._nudger = signalnudge.Nudger(self._on_signal, lambda: self._signalled)
             self._nudger.arm()
+
+    def add_providers(self, providers: Mapping[str, Any]) -> None:
+        """The providers built after ``arm`` (on first use of telemetry), flushed from now on."""
+        self.providers.update(
+            {name: provider for name, provider in providers.items() if provider is not None}
+        )
+        self._fork_mask()
+
+    def _fork_mask(self) -> None:
+        if not self._fork_masked:
+            self._fork_masked = True
+            sigmask.around_fork()  # after the SDK's fork hooks, which restart its threads
 
     def rearm_after_reset(self) -> None:
         """Install the flush for SIGTERM and SIGINT where a server reset them to the default action.

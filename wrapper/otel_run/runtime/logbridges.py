@@ -53,18 +53,6 @@ _LOGURU_FIX = (
 )
 
 
-def bridge(handler: logging.Handler | None, note: Note) -> None:
-    """Once loguru or structlog is imported, export its records through ``handler`` too
-    (None: logs are not exported, nothing to do)."""
-    if handler is None:
-        return
-    from otel_run.runtime import importhook
-
-    imports = importhook.watcher()
-    imports.watch("loguru", lambda module: hook_loguru(module, handler, note))
-    imports.watch("structlog", lambda module: hook_structlog(module, handler, note))
-
-
 def _emit(handler: logging.Handler, record: logging.LogRecord) -> None:
     try:
         if record.levelno >= handler.level:

@@ -102,20 +102,19 @@ def tap(handler: logging.Handler | None) -> None:
         return
     original = logging.Logger.callHandlers
     _original_call_handlers = original
-    types = otel_handler_types() if handler is not None else ()
+    types: list[tuple[type, ...]] = []
+    """Found on the first record: importing them imports the SDK."""
 
     def callHandlers(self: logging.Logger, record: logging.LogRecord) -> None:
         own = record.name.startswith(_OWN_LOGGERS)
         if not own and in_export_path():
             return  # urllib3's "POST /v1/logs" and the like: not the app's (see exportpath)
         try:
-            if (
-                handler is not None
-                and not own
-                and record.levelno >= handler.level
-                and not _handled_by_app_otel_handler(self, types)
-            ):
-                handler.handle(record)
+            if handler is not None and not own and record.levelno >= handler.level:
+                if not types:
+                    types.append(otel_handler_types())
+                if not _handled_by_app_otel_handler(self, types[0]):
+                    handler.handle(record)
         except Exception:  # noqa: BLE001 - telemetry never breaks the app's logging
             pass
         original(self, record)

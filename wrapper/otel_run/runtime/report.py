@@ -8,12 +8,15 @@ goes to the process's real stderr (``sys.__stderr__``).
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import TextIO
 
 from otel_run.config.endpoints import redact_url
 from otel_run.config.envparse import SHOWN_CHARS, cut
 from otel_run.config.settings import Settings, SignalSettings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import TextIO
 
 PREFIX = "otel-run: "
 _LONGEST_WORD = 2 * SHOWN_CHARS

@@ -7,16 +7,16 @@ adapter runs when the app imports that server.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 from otel_run.runtime.servers import celery as celery_support
 from otel_run.runtime.servers import django as django_support
 from otel_run.runtime.servers import gunicorn as gunicorn_support
 from otel_run.runtime.servers import reloader
 from otel_run.runtime.servers import uvicorn as uvicorn_support
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from otel_run.runtime.importhook import ImportWatcher
     from otel_run.runtime.instrument import Gate
     from otel_run.runtime.lifecycle import Lifecycle

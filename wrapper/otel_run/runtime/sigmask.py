@@ -19,7 +19,10 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _ENDING = frozenset(
     number for number in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if number

@@ -21,9 +21,12 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
 
 from otel_run.runtime import sigmask
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 GRACE_S = 0.2
 """How long our handler gets to start by itself before the main thread is interrupted again."""

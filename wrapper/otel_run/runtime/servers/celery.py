@@ -14,8 +14,11 @@ per-fork export threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import ModuleType
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+
 
 PREFORK_MODULE = "celery.concurrency.prefork"
 _DISPATCH_UID = "otel-run-flush-before-exit"

@@ -21,12 +21,13 @@ import functools
 import os
 import signal
 import sys
-from collections.abc import Callable
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
+    from collections.abc import Callable
+    from types import ModuleType
+    from typing import Any
 
 
 def settings_ready() -> bool:

@@ -12,9 +12,11 @@ loop notices.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import ModuleType
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+    from typing import Any
 
 
 def arm(watch: Callable[[str, Callable[[ModuleType], None]], None], stop_began: Callable[[], None]) -> None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
-from types import ModuleType
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+    from typing import Any
 
 
 def hook(module: ModuleType, on_watcher: Callable[[], None]) -> None:

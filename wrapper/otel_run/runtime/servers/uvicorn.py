@@ -19,9 +19,12 @@ is ours.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from types import ModuleType
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+    from typing import Any
 
 
 def hook_worker(module: ModuleType, rearm: Callable[[], None]) -> None:

@@ -19,11 +19,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
-from importlib.abc import MetaPathFinder
-from importlib.machinery import ModuleSpec
-from types import ModuleType
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any
 
 THREADS_WARNING = (
     "uWSGI runs without threads, so telemetry is never exported in the background; "
@@ -76,7 +78,7 @@ def is_uwsgi_command(argv: Sequence[str]) -> bool:
     return bool(argv) and os.path.basename(argv[0]).startswith("uwsgi")
 
 
-class _WhenReady(MetaPathFinder):
+class _WhenReady:
     """Waits, at each import, for the ``uwsgi`` module; then arms and removes itself."""
 
     def __init__(self, ready: Callable[[], None]) -> None:

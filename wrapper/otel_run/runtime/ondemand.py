@@ -1,0 +1,193 @@
+"""The SDK built when telemetry is first needed, not at interpreter start-up.
+
+Most Python processes in an image never emit anything: health checks, ``manage.py``
+commands, ``python -c``. Building the SDK (its import alone is most of otel-run's
+start-up) waits for the first of:
+
+- the app, or an instrumentation, calling the API for a provider, a tracer, a meter
+  or a logger (``opentelemetry.trace.get_tracer`` and the rest: wrapped as soon as the
+  API module is imported, so ``from opentelemetry.trace import get_tracer`` gets the
+  wrapped one too);
+- an instrumentation activating, because the app imported its library (``instrument``
+  asks for the build first);
+- the app's first log record (the record factory and the log tap).
+
+Settings are still read and validated at boot, warnings printed and the startup line
+announced; boot only defers what it knows builds cleanly (see ``boot.build_now``).
+
+The build takes a lock. A second thread asking meanwhile waits for it, at most
+``_WAIT_S``: an import lock the builder needs could be held by the waiter, and the
+app must never hang on telemetry; it then goes on with the API's proxies, which the
+SDK's providers replace once the build ends. The builder's own nested calls (the SDK
+asks for meters while it is built) go straight through.
+"""
+
+from __future__ import annotations
+
+import _thread
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable
+    from types import ModuleType
+    from typing import Any
+
+    from otel_run.runtime.importhook import ImportWatcher
+
+_WAIT_S = 10.0
+_ACCESSORS = {
+    "opentelemetry.trace": ("get_tracer_provider", "get_tracer", "set_tracer_provider"),
+    "opentelemetry.metrics": ("get_meter_provider", "get_meter", "set_meter_provider"),
+    "opentelemetry._logs": ("get_logger_provider", "get_logger", "set_logger_provider"),
+}
+
+_lock = _thread.RLock()
+_build: Callable[[], None] | None = None
+"""Boot's build, until it has run (then None: every trigger is a no-op)."""
+_builder: int | None = None
+"""The thread running the build now."""
+
+
+def arm(build: Callable[[], None], imports: ImportWatcher) -> None:
+    """Build with ``build()`` on the first trigger; watch the API modules' imports for them."""
+    global _build
+    _build = build
+    for module_name, names in _ACCESSORS.items():
+        imports.watch(module_name, _wrapper_of(names))
+
+
+def _wrapper_of(names: tuple[str, ...]) -> Callable[[ModuleType], None]:
+    return lambda module: wrap_accessors(module, names)
+
+
+def pending() -> bool:
+    """Whether the build is still to come (False once it has begun)."""
+    return _build is not None and _builder is None
+
+
+def ensure_built() -> None:
+    """Run the build now if it has not run."""
+    global _build, _builder
+    if _build is None:
+        return
+    me = _thread.get_ident()
+    if _builder == me:
+        return  # the SDK asking for a meter while it is being built
+    if not _lock.acquire(timeout=_WAIT_S):
+        return
+    try:
+        build = _build
+        if build is None:
+            return
+        _builder = me
+        try:
+            build()  # reports its own failures (raises only with OTEL_RUN_DEBUG=true)
+        finally:
+            _build = None
+            _builder = None
+    finally:
+        _lock.release()
+
+
+def wrap_accessors(module: ModuleType, names: tuple[str, ...]) -> None:
+    """Make each API function in ``names`` run the build before its first call does anything."""
+    for name in names:
+        original = getattr(module, name, None)
+        if original is None or getattr(original, "_otel_run_builds", False):
+            continue
+        setattr(module, name, _building_first(module, name, original))
+
+
+def _building_first(module: ModuleType, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    def accessor(*args: Any, **kwargs: Any) -> Any:
+        if _build is not None:
+            ensure_built()
+            # The build may have put its own function there (``set_tracer_provider``'s guard).
+            current = getattr(module, name, accessor)
+            if current is not accessor:
+                return current(*args, **kwargs)
+        return original(*args, **kwargs)
+
+    accessor._otel_run_builds = True  # type: ignore[attr-defined]
+    accessor.__name__ = getattr(original, "__name__", "accessor")
+    accessor.__qualname__ = getattr(original, "__qualname__", accessor.__name__)
+    accessor.__doc__ = original.__doc__
+    accessor.__module__ = getattr(original, "__module__", __name__)
+    accessor.__wrapped__ = original  # type: ignore[attr-defined]
+    return accessor
+
+
+# -- logging -------------------------------------------------------------------------------
+
+
+def watch_logging(imports: ImportWatcher, tap: Callable[[ModuleType], None]) -> None:
+    """Once the app imports ``logging``: ``tap(logging)``, and build on its first record."""
+
+    def on_logging(module: ModuleType) -> None:
+        tap(module)
+        if _build is not None:
+            _trigger_on_first_record(module)
+
+    imports.watch("logging", on_logging)
+
+
+def _trigger_on_first_record(logging: Any) -> None:
+    """A record factory that builds before the first record is made.
+
+    Built then, the logging instrumentation (which adds ``otelTraceID`` and the rest to
+    every record, for the app's formats) is active for that first record too. The
+    factory stays in the chain as a pass-through: an app that read it, or an
+    instrumentation that wrapped it, keeps a working factory.
+    """
+    original = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        if _build is not None and _builder != _thread.get_ident():
+            ensure_built()
+            current = logging.getLogRecordFactory()
+            if current is not factory:  # the logging instrumentation wrapped this factory
+                record: logging.LogRecord = current(*args, **kwargs)
+                return record
+        made: logging.LogRecord = original(*args, **kwargs)
+        return made
+
+    logging.setLogRecordFactory(factory)
+
+
+def lazy_handler(resolve: Callable[[], logging.Handler | None]) -> logging.Handler:
+    """A handler that builds on its first record, then hands records to ``resolve()``'s.
+
+    The log tap and the loguru/structlog bridges hold this one from boot on.
+    """
+    import logging
+
+    class OnFirstRecord(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.NOTSET)
+            self.target: logging.Handler | None = None
+            self.resolved = False
+
+        def _target(self) -> logging.Handler | None:
+            if not self.resolved:
+                ensure_built()
+                if _build is not None:  # still building (another thread, or this one): skip
+                    return None
+                self.target = resolve()
+                self.resolved = True
+            return self.target
+
+        def handle(self, record: logging.LogRecord) -> bool:
+            target = self._target()
+            return bool(target.handle(record)) if target is not None else False
+
+        def emit(self, record: logging.LogRecord) -> None:
+            target = self._target()
+            if target is not None:
+                target.emit(record)
+
+        def flush(self) -> None:
+            if self.target is not None:
+                self.target.flush()
+
+    return OnFirstRecord()
