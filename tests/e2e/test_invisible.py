@@ -534,3 +534,24 @@ def test_nothing_is_said_when_nothing_is_wrong(receiver: Receiver, tmp_path: Pat
         (tmp_path / "app.py").write_text(ASYNCIO_APP)
         traced = _run([OTEL_RUN, PYTHON, "app.py"], env, tmp_path)
         assert (traced.returncode, traced.stdout, traced.stderr) == (0, "active\n", ""), logs
+
+
+THREADS_APP = """
+import threading, time
+workers = [threading.Thread(target=time.sleep, args=(0.05,)) for _ in range(2)]
+for worker in workers:
+    worker.start()
+print(threading.active_count(), sorted(thread.name for thread in threading.enumerate()))
+for worker in workers:
+    worker.join()
+print(threading.active_count())
+"""
+
+
+@pytest.mark.timeout(60)
+def test_the_app_sees_the_threads_it_would_see_without_otel_run(receiver: Receiver, tmp_path: Path) -> None:
+    """otel-run's signal reader is a bare thread: threading.enumerate() and active_count() are the
+    app's own, as without otel-run (a process that emits nothing starts no SDK thread either)."""
+    reference, traced = run_both(THREADS_APP, otlp_env(receiver), tmp_path)
+    assert reference.returncode == 0, reference.stderr
+    assert (traced.returncode, traced.stdout) == (0, reference.stdout), traced.stderr

@@ -400,6 +400,10 @@ def test_a_script_killed_with_sigkill_disappears(receiver: Receiver, tmp_path: P
         listed = outputs.wait(env, lambda report: process.pid in _by_pid(report))
         assert _by_pid(listed)[process.pid]["verdict"] == "idle"
         assert (status_dir / f"{process.pid}.json").exists()
+        # It never emitted, so its SDK was never built (runtime/ondemand.py), and status says so.
+        assert _by_pid(listed)[process.pid]["status"]["sdk"] == "on first telemetry"
+        text = outputs.status(env).stdout
+        assert "SDK not built yet (nothing emitted)" in text, text
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
         report = outputs.wait(env, lambda report: process.pid not in _by_pid(report))

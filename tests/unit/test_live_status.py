@@ -17,7 +17,8 @@ from otel_run.config import statusdir
 from otel_run.config.settings import Settings
 from otel_run.runtime import lossmetrics, statusfacts
 from otel_run.runtime.exportwatch import Destination, Watcher
-from otel_run.runtime.status import MIN_INTERVAL_S, Recorder, dropped_by_reason
+from otel_run.runtime.status import MIN_INTERVAL_S, Recorder
+from otel_run.runtime.statusfacts import dropped_by_reason
 from otel_run.status import collect, render
 
 URL = "http://collector:4318/v1/traces"

@@ -161,6 +161,7 @@ def _boot(settings: Settings) -> None:
     imports = importhook.watcher()
     _state.lifecycle = building.arm_lifecycle(settings, imports)
     now = building.build_now(settings, _state.command)
+    building.start_status(settings)
     ondemand.arm(lambda: building.build(settings), imports)
     _arm_instrumentations(settings, imports)
     _tap_logging(settings, imports)

@@ -75,7 +75,7 @@ def build(settings: Settings) -> None:
                 }
             )
         _verify(settings, built)
-        _start_status(settings, built)
+        _attach_status(built)
         if _state.armer is not None:
             from otel_run.runtime import logformat
 
@@ -196,14 +196,18 @@ def arm_lifecycle(settings: Settings, imports: ImportWatcher) -> Lifecycle:
     return cycle
 
 
-def _start_status(settings: Settings, built: Built) -> None:
-    """The live status for `otel-run status`, written from the export threads."""
+def start_status(settings: Settings) -> None:
+    """The live status for `otel-run status`: written at boot, then from the export threads."""
     from otel_run.runtime import status
 
-    watcher = _state.watcher
-    assert watcher is not None  # _install made it
-    recorder = _state.status = status.Recorder(settings, watcher, built, _state, report.line)
+    recorder = _state.status = status.Recorder(settings, None, None, _state, report.line)
     recorder.start()
+
+
+def _attach_status(built: Built) -> None:
+    watcher, recorder = _state.watcher, _state.status
+    if watcher is not None and recorder is not None:
+        recorder.attach(watcher, built)
 
 
 def _verify(settings: Settings, built: Built) -> None:

@@ -17,6 +17,7 @@ ours is replaced, never theirs; and only our own handler is ever nudged.
 
 from __future__ import annotations
 
+import _thread
 import os
 import signal
 import threading
@@ -59,10 +60,10 @@ class Nudger:
             return
         self._fds = (read_fd, write_fd)
         main = threading.main_thread().ident
+        # A bare thread, not a threading.Thread: the app's threading.enumerate() and
+        # active_count() stay what they would be without otel-run (it never touches threading).
         with sigmask.blocked():
-            threading.Thread(
-                target=self._watch, args=(read_fd, write_fd, main), name="otel-run-signals", daemon=True
-            ).start()
+            _thread.start_new_thread(self._watch, (read_fd, write_fd, main))
 
     def in_forked_child(self) -> None:
         """The parent's pipe and reader are not ours to use: a pipe and a reader of our own."""

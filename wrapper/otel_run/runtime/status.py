@@ -21,33 +21,34 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
 
 from otel_run.config import statusdir
 from otel_run.config.secrets import scrub, secret_values
 from otel_run.config.settings import SIGNALS, Settings
-from otel_run.runtime import lossmetrics, statusfile
 from otel_run.runtime import statusfacts as facts
-from otel_run.runtime.exportreason import hint
+from otel_run.runtime import statusfile
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Protocol
+
     from otel_run.runtime.exportwatch import Watcher
     from otel_run.runtime.instrument import Instrumentations
     from otel_run.runtime.sdk import Built
+
+    class BootState(Protocol):
+        """What the recorder reads of the boot's state at each write (``boot.State``)."""
+
+        command: list[str]
+        instrumentations: Instrumentations | None
+        """Armed after the recorder is made, so read each time."""
+
 
 MIN_INTERVAL_S = 2.0
 """At most one write per this many seconds (the first change after a quiet spell is written at once)."""
 WINDOW_S = 60.0
 """The window of ``dropped_last_minute``; the reader's "in the last interval" too."""
-
-
-class BootState(Protocol):
-    """What the recorder reads of the boot's state at each write (``boot.State``)."""
-
-    command: list[str]
-    instrumentations: Instrumentations | None
-    """Armed after the recorder is made, so read each time."""
 
 
 class _SignalState:
@@ -72,8 +73,8 @@ class Recorder:
     def __init__(
         self,
         settings: Settings,
-        watcher: Watcher,
-        built: Built,
+        watcher: Watcher | None,
+        built: Built | None,
         boot: BootState,
         note: Callable[[str], None],
         clock: Callable[[], float] = time.time,
@@ -112,11 +113,18 @@ class Recorder:
 
     # -- the hooks ------------------------------------------------------------------
 
+    def attach(self, watcher: Watcher, built: Built) -> None:
+        """The SDK is built (on first use of telemetry): follow its exports from now on."""
+        self._watcher, self._built = watcher, built
+        self.start()
+
     def start(self) -> None:
         """Hook the watcher's exports, find the directory and write the first status (at boot,
-        and in a forked child)."""
-        self._watcher.on_export = self.on_export
-        if not self._offered:
+        once the SDK is built, and in a forked child). Before the build (no watcher yet) the
+        status says so: an idle process is listed too."""
+        if self._watcher is not None:
+            self._watcher.on_export = self.on_export
+        if not self._offered and self._watcher is not None:
             self._offered = True
             try:
                 self._offer_loss_metrics()
@@ -141,7 +149,9 @@ class Recorder:
             if items:
                 state.exported += items
                 state.last_success = now
-        else:
+        elif self._watcher is not None:
+            from otel_run.runtime import lossmetrics
+
             kind = lossmetrics.error_type(self._watcher.failure(signal) or "")
             state.failed_by_type[kind] = state.failed_by_type.get(kind, 0) + items
             if state.failing_since is None:
@@ -221,7 +231,7 @@ class Recorder:
                 return
             now = self._clock()
             snapshot = self.snapshot(now)
-            signature = _signature(snapshot)
+            signature = facts.signature(snapshot)
             if not force and signature == self._last_signature:
                 return
             self._last_write = now
@@ -257,18 +267,20 @@ class Recorder:
             "command": facts.shown_command(self._boot.command),
             "service": self._settings.service_name,
             "instance": facts.instance_id(self._built),
-            "providers": facts.provider_types(),
+            "providers": facts.provider_types() if self._built is not None else {},
+            "sdk": "built" if self._built is not None else "on first telemetry",
             "signals": signals,
             "last_error": last_error,
             "instrumentations": self._active_instrumentations(),
-            "muted": self._watcher.muted,
+            "muted": self._watcher is not None and self._watcher.muted,
             "interval_s": MIN_INTERVAL_S,
             "window_s": WINDOW_S,
         }
 
     def _signal_snapshot(self, name: str, now: float) -> dict[str, Any]:
         settings = self._settings.signal(name)
-        destination = self._watcher.destinations.get(name)  # what is used (OTEL_CONFIG_FILE too)
+        watcher, built = self._watcher, self._built
+        destination = watcher.destinations.get(name) if watcher else None  # what is used (a file too)
         state = self._signals[name]
         dropped = self._dropped(name)
         totals = tuple(dropped.values())
@@ -284,7 +296,9 @@ class Recorder:
             for reason, total, before in zip(dropped, totals, history[0][1], strict=True)
         }
         return {
-            "exporters": [entry.split(" (")[0] for entry in self._built.exporters.get(name, [])],
+            "exporters": [entry.split(" (")[0] for entry in built.exporters.get(name, [])]
+            if built is not None
+            else list(settings.exporters),
             "endpoint": destination.url
             if destination
             else (settings.shown_endpoint if settings.otlp else None),
@@ -297,13 +311,17 @@ class Recorder:
             "queued": facts.queued(self._built, name),
             "last_success": state.last_success,
             "failing_since": state.failing_since,
-            "error": self._watcher.failure(name) if state.failing_since is not None else None,
+            "error": watcher.failure(name) if watcher and state.failing_since is not None else None,
         }
 
     def _offer_loss_metrics(self) -> None:
         """Lost items as ``otel.sdk.*`` metrics when the SDK's own are not asked for (``lossmetrics``)."""
         if self._settings.sdk_internal_metrics is not None or not self._settings.metrics.exporters:
             return  # true: the SDK reports everything itself; false: none wanted
+        if self._watcher is None or self._built is None:
+            return
+        from otel_run.runtime import lossmetrics
+
         protocols = {name: destination.protocol for name, destination in self._watcher.destinations.items()}
         if self._built.meter_provider is not None and protocols:
             lossmetrics.register(
@@ -314,40 +332,16 @@ class Recorder:
             )
 
     def _dropped(self, signal: str) -> dict[str, int]:
-        return dropped_by_reason(self._watcher, signal)
+        return facts.dropped_by_reason(self._watcher, signal)
 
     def _active_instrumentations(self) -> list[str]:
         found = self._boot.instrumentations
         return [] if found is None else found.by_state("active")
 
     def _words(self, signal: str, reason: str) -> str:
-        destination = self._watcher.destinations.get(signal)
+        from otel_run.runtime.exportreason import hint
+
+        destination = self._watcher.destinations.get(signal) if self._watcher is not None else None
         if destination is None:
             return f"cannot export {signal}: {reason}"
         return f"cannot export {signal} to {destination.url}: {reason}; {hint(destination, reason)}"
-
-
-def dropped_by_reason(watcher: Watcher, signal: str) -> dict[str, int]:
-    """The watcher's counts of ``signal``'s lost items, by reason (either spelling of its fields)."""
-    counts = watcher.counts.get(signal)
-
-    def first(*names: str) -> int:
-        for name in names:
-            if hasattr(counts, name):
-                return int(getattr(counts, name))
-        return 0
-
-    return {
-        "queue_full": first("queue_full", "overflow"),
-        "export_failed": first("export_failed", "failed"),
-        "lost_at_exit": first("lost_at_exit"),
-    }
-
-
-def _signature(snapshot: dict[str, Any]) -> tuple[Any, ...]:
-    """What counts as a change: counts, failures, instrumentations (not the queue or the clock)."""
-    per_signal = tuple(
-        (s["exported"], tuple(s["dropped"].values()), s["failing_since"], s["error"])
-        for s in snapshot["signals"].values()
-    )
-    return (per_signal, tuple(snapshot["instrumentations"]), snapshot["muted"])

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from otel_run.config.endpoints import redact_url
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
+    from otel_run.runtime.exportwatch import Watcher
     from otel_run.runtime.sdk import Built
 
 _MAX_ARGS = 24
@@ -49,8 +52,10 @@ def exe() -> str | None:
         return None
 
 
-def instance_id(built: Built) -> str | None:
+def instance_id(built: Built | None) -> str | None:
     """``service.instance.id`` of the resource (new in a forked child)."""
+    if built is None:
+        return None
     try:
         value = built.tracer_provider.resource.attributes.get("service.instance.id")
     except AttributeError:
@@ -73,8 +78,10 @@ def provider_types() -> dict[str, str]:
     return found
 
 
-def queued(built: Built, signal: str) -> int | None:
+def queued(built: Built | None, signal: str) -> int | None:
     """Items waiting in the signal's batch processors (private SDK attributes, so guarded)."""
+    if built is None:
+        return 0
     if signal == "traces":
         multi = getattr(built.tracer_provider, "_active_span_processor", None)
         processors = getattr(multi, "_span_processors", ())
@@ -89,3 +96,29 @@ def queued(built: Built, signal: str) -> int | None:
         if queue is not None:
             total += len(queue)
     return total
+
+
+def dropped_by_reason(watcher: Watcher | None, signal: str) -> dict[str, int]:
+    """The watcher's counts of ``signal``'s lost items, by reason (either spelling of its fields)."""
+    counts = watcher.counts.get(signal) if watcher is not None else None
+
+    def first(*names: str) -> int:
+        for name in names:
+            if hasattr(counts, name):
+                return int(getattr(counts, name))
+        return 0
+
+    return {
+        "queue_full": first("queue_full", "overflow"),
+        "export_failed": first("export_failed", "failed"),
+        "lost_at_exit": first("lost_at_exit"),
+    }
+
+
+def signature(snapshot: dict[str, Any]) -> tuple[Any, ...]:
+    """What counts as a change: counts, failures, instrumentations (not the queue or the clock)."""
+    per_signal = tuple(
+        (s["exported"], tuple(s["dropped"].values()), s["failing_since"], s["error"])
+        for s in snapshot["signals"].values()
+    )
+    return (per_signal, tuple(snapshot["instrumentations"]), snapshot["muted"])

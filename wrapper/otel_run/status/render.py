@@ -71,6 +71,8 @@ def _block(
     kinds = sorted({_SHORT_PROVIDERS.get(str(kind), str(kind)) for kind in providers.values()})
     if kinds:
         facts.append("providers " + ", ".join(kinds))
+    elif status.get("sdk") == "on first telemetry":
+        facts.append("SDK not built yet (nothing emitted)")
     lines.append(pad + "; ".join(facts))
     for name in _SIGNALS:
         signal = (status.get("signals") or {}).get(name)

@@ -1,0 +1,113 @@
+"""The build on first use: triggers, re-entrance, and threads asking at once (runtime/ondemand.py)."""
+
+from __future__ import annotations
+
+import threading
+import types
+from collections.abc import Iterator
+
+import pytest
+
+from otel_run.runtime import importhook, ondemand
+
+
+@pytest.fixture
+def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """A clean ondemand state whose build records each run in the returned list."""
+    runs: list[str] = []
+    monkeypatch.setattr(ondemand, "_build", None)
+    monkeypatch.setattr(ondemand, "_builder", None)
+    yield runs
+
+
+def test_the_build_runs_once_and_then_every_trigger_is_a_no_op(fresh: list[str]) -> None:
+    ondemand.arm(lambda: fresh.append("built"), importhook.ImportWatcher())
+    assert ondemand.pending()
+    ondemand.ensure_built()
+    ondemand.ensure_built()
+    assert fresh == ["built"]
+    assert not ondemand.pending()
+
+
+def test_the_builders_own_nested_requests_go_straight_through(fresh: list[str]) -> None:
+    def build() -> None:
+        fresh.append("start")
+        ondemand.ensure_built()  # the SDK asking for a meter while it is being built
+        assert not ondemand.pending()  # begun: AMBIENT instrumentors may go on
+        fresh.append("end")
+
+    ondemand.arm(build, importhook.ImportWatcher())
+    ondemand.ensure_built()
+    assert fresh == ["start", "end"]
+
+
+def test_other_threads_wait_for_the_build_to_finish(fresh: list[str]) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def build() -> None:
+        started.set()
+        release.wait(5)
+        fresh.append("built")
+
+    ondemand.arm(build, importhook.ImportWatcher())
+    builder = threading.Thread(target=ondemand.ensure_built)
+    builder.start()
+    assert started.wait(5)
+    seen: list[list[str]] = []
+    waiter = threading.Thread(target=lambda: (ondemand.ensure_built(), seen.append(list(fresh))))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive()  # waiting for the builder
+    release.set()
+    builder.join(5)
+    waiter.join(5)
+    assert seen == [["built"]]
+
+
+def test_a_failed_build_is_not_retried(fresh: list[str]) -> None:
+    def build() -> None:
+        fresh.append("tried")
+        raise RuntimeError("debug mode lets it out")
+
+    ondemand.arm(build, importhook.ImportWatcher())
+    with pytest.raises(RuntimeError):
+        ondemand.ensure_built()
+    ondemand.ensure_built()
+    assert fresh == ["tried"]
+
+
+def test_wrapped_accessors_build_first_and_keep_their_identity(fresh: list[str]) -> None:
+    calls: list[str] = []
+
+    def get_tracer(name: str) -> str:
+        """The API's docstring."""
+        calls.append(name)
+        return f"tracer {name} after {fresh}"
+
+    module = types.ModuleType("fake_api")
+    module.get_tracer = get_tracer  # type: ignore[attr-defined]
+    ondemand.arm(lambda: fresh.append("built"), importhook.ImportWatcher())
+    ondemand.wrap_accessors(module, ("get_tracer", "missing"))
+    wrapped = module.get_tracer
+    assert wrapped is not get_tracer
+    assert (wrapped.__name__, wrapped.__doc__, wrapped.__wrapped__) == (
+        "get_tracer",
+        "The API's docstring.",
+        get_tracer,
+    )
+    assert wrapped("shop") == "tracer shop after ['built']"
+    ondemand.wrap_accessors(module, ("get_tracer",))  # idempotent
+    assert module.get_tracer is wrapped
+
+
+def test_a_function_the_build_installs_takes_the_call(fresh: list[str]) -> None:
+    """``set_tracer_provider`` called before the build: the build's guard answers it."""
+    module = types.ModuleType("fake_api")
+    module.set_tracer_provider = lambda provider: f"upstream set {provider}"  # type: ignore[attr-defined]
+
+    def build() -> None:
+        module.set_tracer_provider = lambda provider: f"guard saw {provider}"  # type: ignore[attr-defined]
+
+    ondemand.arm(build, importhook.ImportWatcher())
+    ondemand.wrap_accessors(module, ("set_tracer_provider",))
+    assert module.set_tracer_provider("theirs") == "guard saw theirs"
