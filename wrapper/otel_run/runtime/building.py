@@ -167,7 +167,7 @@ def arm_lifecycle(settings: Settings, imports: ImportWatcher) -> Lifecycle:
         # Exporters built only now import requests/urllib3: instrumenting those at exit
         # would ask the shut-down MeterProvider for meters, and serve no one.
         if _state.armer is not None:
-            _state.armer.paused = True
+            _state.armer.pause()
         greenlets.forget_by_own_ident()  # the SDK's threads end next
 
     cycle = lifecycle.Lifecycle(

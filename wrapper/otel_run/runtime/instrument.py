@@ -167,6 +167,15 @@ class Armer:
         for item in ready:
             self.activate(item)
 
+    def pause(self) -> None:
+        """At shutdown: enable nothing more, once an activation running in another thread (an
+        exporter built late imports urllib3) has finished: its meters must come from a meter
+        provider that is not shut down yet. Bounded, as shutdown must be."""
+        acquired = self._lock.acquire(timeout=1.0)
+        self.paused = True
+        if acquired:
+            self._lock.release()
+
     def on_built(self) -> None:
         """The SDK is built: enable the ``AMBIENT`` instrumentors whose module was imported."""
         with self._lock:
