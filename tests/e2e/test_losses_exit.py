@@ -206,13 +206,22 @@ time.sleep(30)
 
 
 def _ctrl_c_twice(
-    args: list[str], env: dict[str, str], cwd: Path, mid_flush: Callable[[], bool]
+    args: list[str], env: dict[str, str], cwd: Path, requests: Callable[[], int] | None = None
 ) -> tuple[int, str]:
-    """Ctrl-C, then a second Ctrl-C as soon as ``mid_flush()`` (or after 0.5 s if it never is)."""
+    """Ctrl-C in the app's sleep, then a second Ctrl-C once its traceback is printed and, with
+    ``requests`` (the collector's count), as soon as the exit flush's next export arrives."""
     process = _start(args, env, cwd)
+    time.sleep(0.3)  # past "ready", into the sleep: the traceback names the same line both ways
     process.send_signal(signal.SIGINT)
+    time.sleep(0.3)  # the traceback is printed, the exit flush has begun
+    baseline = requests() if requests is not None else 0
     deadline = time.monotonic() + 20
-    while process.poll() is None and not mid_flush() and time.monotonic() < deadline:
+    while (
+        process.poll() is None
+        and requests is not None
+        and requests() == baseline
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.01)
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
@@ -224,13 +233,10 @@ def test_second_ctrl_c_during_the_exit_flush_waits_for_it(tmp_path: Path) -> Non
     """Ctrl-C, then a second Ctrl-C while the exit flush is exporting: the flush still delivers
     every span, and the status (130) and stderr are those of the same command without otel-run."""
     (tmp_path / "ctrlc.py").write_text(CTRL_C_APP)
-    started = time.monotonic()
-    plain_status, plain_err = _ctrl_c_twice(
-        [PYTHON, "ctrlc.py", "plain"], clean_env(), tmp_path, lambda: time.monotonic() > started + 0.5
-    )
+    plain_status, plain_err = _ctrl_c_twice([PYTHON, "ctrlc.py", "plain"], clean_env(), tmp_path)
     assert plain_status == -signal.SIGINT and plain_err.rstrip().endswith("KeyboardInterrupt"), plain_err
-    # Each span is its own export, answered after 0.6 s: the flush takes about 1.8 s, and the
-    # second Ctrl-C comes when the first export has reached the collector.
+    # Each span is its own export, answered after 0.6 s: the exports run one after another from
+    # the first span on, and the second Ctrl-C comes when the exit flush's next one arrives.
     with FakeCollector(delay_s=0.6) as collector:
         env = clean_env(
             OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
@@ -242,13 +248,9 @@ def test_second_ctrl_c_during_the_exit_flush_waits_for_it(tmp_path: Path) -> Non
             OTEL_RUN_SHUTDOWN_TIMEOUT="10000",
         )
         for attempt in range(RUNS):
-            before = collector.requests
             began = time.monotonic()
             status, err = _ctrl_c_twice(
-                [OTEL_RUN, PYTHON, "ctrlc.py", f"c{attempt}"],
-                env,
-                tmp_path,
-                lambda b=before: collector.requests > b,
+                [OTEL_RUN, PYTHON, "ctrlc.py", f"c{attempt}"], env, tmp_path, lambda: collector.requests
             )
             took = time.monotonic() - began
             assert status == plain_status, f"run {attempt}: {err}"

@@ -163,7 +163,7 @@ def arm_lifecycle(settings: Settings, imports: ImportWatcher) -> Lifecycle:
 
     def before_shutdown() -> None:
         if _state.watcher is not None:
-            _state.watcher.exiting = True
+            _state.watcher.begin_exit()
         # Exporters built only now import requests/urllib3: instrumenting those at exit
         # would ask the shut-down MeterProvider for meters, and serve no one.
         if _state.armer is not None:

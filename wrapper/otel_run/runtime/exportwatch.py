@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from otel_run.runtime import grpcwatch
 from otel_run.runtime.dropcount import SignalCounts, queue_size_variable, queued
 from otel_run.runtime.exportreason import (
     GENERIC,
@@ -118,7 +119,10 @@ class Watcher:
         self.muted = False
         """True in a process whose telemetry another process re-creates (a reloader's watcher)."""
         self.exiting = False
-        """True once the final flush has begun: a refused connection ends an export at once."""
+        """True once the final flush has begun (``begin_exit``): a refused connection ends an
+        export at once."""
+        self._unavailable: dict[int, tuple[object, str]] = {}
+        """gRPC exporters whose export in progress failed to connect (``grpcwatch``)."""
         self.last_reason: str | None = None
         """The latest reason an export failed, from any signal."""
         self.on_export: Callable[[str, bool, int], None] | None = None
@@ -136,6 +140,7 @@ class Watcher:
             state.processors, state.queue_limit = processors, limit
         self.counts = {}
         self.exiting = False
+        self._unavailable = {}
         self.last_reason = None
 
     # -- the public read ---------------------------------------------------------------
@@ -174,6 +179,13 @@ class Watcher:
         if signal:
             self._state(signal).in_flight = items
 
+    def begin_exit(self) -> None:
+        """The final flush begins: an export already retrying a refused connection stops now."""
+        self.exiting = True
+        for exporter, message in list(self._unavailable.values()):
+            if grpcwatch.refused(message, exporter):
+                grpcwatch.stop_retries(exporter)
+
     def http_attempt(self, attempt: Attempt) -> None:
         """One HTTP request of the export running on this thread got ``attempt``."""
         self._local.attempt = attempt
@@ -183,6 +195,7 @@ class Watcher:
         messages: list[str] = getattr(self._local, "messages", None) or []
         attempt: Attempt | None = getattr(self._local, "attempt", None)
         self._local.messages = None
+        self._unavailable.pop(id(getattr(self._local, "exporter", None)), None)
         state = self._state(signal)
         state.in_flight = 0
         state.last_duration_s = duration_s
@@ -221,8 +234,12 @@ class Watcher:
         messages = getattr(self._local, "messages", None)
         if messages is not None:
             messages.append(message)
-            if self.exiting and "connection refused" in message.lower():
-                _stop_grpc_retries(getattr(self._local, "exporter", None))
+            exporter = getattr(self._local, "exporter", None)
+            if grpcwatch.unavailable(message) and exporter is not None:
+                if self.exiting and grpcwatch.refused(message, exporter):
+                    grpcwatch.stop_retries(exporter)
+                elif not self.exiting:
+                    self._unavailable[id(exporter)] = (exporter, message)  # see begin_exit
         elif record.levelno >= logging.WARNING:
             self.note(f"{record.name}: {summarize_reason(message)}")
 
@@ -340,14 +357,3 @@ class Watcher:
                 self.note(f"exiting with {signal} export still failing ({failing.reason}); {lost}")
             else:
                 self.note(f"exiting: {lost}")
-
-
-def _stop_grpc_retries(exporter: object) -> None:
-    """At exit a refused connection is an answer: end the gRPC exporter's backoff now.
-
-    Its retry loop waits on this event between attempts (SDK 1.45, private, so guarded);
-    OTLP/HTTP exporters are stopped at their transport instead (``httpwatch``).
-    """
-    event = getattr(exporter, "_shutdown_in_progress", None)
-    if event is not None and hasattr(event, "set"):
-        event.set()
