@@ -124,10 +124,14 @@ class Server:
             os.kill(self.process.pid, sig)
         try:
             self.stdout, self.stderr = self.process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as expired:
             os.kill(self.process.pid, signal.SIGKILL)
             self.stdout, self.stderr = self.process.communicate(timeout=10)
-            raise
+            # The whole end of its stderr, not pytest's cut of the exception's locals.
+            raise AssertionError(
+                f"PID {self.process.pid} did not end within {timeout} s of signal {sig}; "
+                f"its stderr ends:\n{self.stderr[-6000:]}"
+            ) from expired
         finally:
             self._end_leftovers()
         return self.process.returncode

@@ -4,6 +4,7 @@ SIGHUP, a second SIGTERM or Ctrl-C during the flush, multiprocessing.Pool.termin
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -228,6 +229,12 @@ def _ctrl_c_twice(
     return _finish(process)
 
 
+def _traceback_shape(lines: list[str]) -> list[str]:
+    """The lines of a traceback but for line numbers and source text (the first Ctrl-C may land
+    in ``print`` or in ``time.sleep``)."""
+    return [re.sub(r", line \d+,", ", line N,", line) for line in lines if not line.startswith("    ")]
+
+
 @pytest.mark.timeout(240)
 def test_second_ctrl_c_during_the_exit_flush_waits_for_it(tmp_path: Path) -> None:
     """Ctrl-C, then a second Ctrl-C while the exit flush is exporting: the flush still delivers
@@ -256,6 +263,8 @@ def test_second_ctrl_c_during_the_exit_flush_waits_for_it(tmp_path: Path) -> Non
             assert status == plain_status, f"run {attempt}: {err}"
             assert collector.spans == 3 * (attempt + 1), f"run {attempt}: {collector.spans} spans; {err}"
             app_lines = [line for line in err.splitlines() if not line.startswith("otel-run: ")]
-            assert app_lines == plain_err.splitlines(), f"run {attempt}: {err}"
+            assert _traceback_shape(app_lines) == _traceback_shape(plain_err.splitlines()), (
+                f"run {attempt}: {err}"
+            )
             assert "otel-run: exiting" not in err and "did not finish" not in err, err
             assert took < 10 + 5, f"run {attempt}: {took:.1f} s"  # the budget, and a start on a busy box

@@ -41,13 +41,14 @@ def blocked() -> Iterator[None]:
         restore(previous)
 
 
-def block() -> set[int] | None:
-    """Block the ending signals in this thread; returns the mask to ``restore`` (None: unsupported)."""
+def block(signals: frozenset[int] = _ENDING) -> set[int] | None:
+    """Block ``signals`` (the ending ones: SIGTERM, SIGHUP) in this thread; returns the mask to
+    ``restore`` (None: unsupported)."""
     mask = getattr(signal, "pthread_sigmask", None)
-    if mask is None or not _ENDING:
+    if mask is None or not signals:
         return None
     try:
-        return set(mask(signal.SIG_BLOCK, _ENDING))
+        return set(mask(signal.SIG_BLOCK, signals))
     except (OSError, ValueError):
         return None
 
