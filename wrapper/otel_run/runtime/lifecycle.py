@@ -269,18 +269,20 @@ def _no_op() -> None:
 
 @contextlib.contextmanager
 def _ctrl_c_waits() -> Iterator[None]:
-    """A Ctrl-C during the flush waits for it (within the budget) instead of cutting it short.
+    """After a Ctrl-C, a second Ctrl-C during the exit flush waits for it (within the budget).
 
     Python's default SIGINT handler raises ``KeyboardInterrupt`` in the main thread, out of
-    the join that waits for the flush threads: a second Ctrl-C at exit lost what was still
-    being exported and printed "Exception ignored in atexit callback". The flush only runs
-    when the process is ending (at exit, before dying of a signal, in ``os._exit``), which a
-    Ctrl-C asks for anyway, so it is only swallowed: the exit status stays the one the exit
-    gave (130 after a first Ctrl-C, as without otel-run). An app's own SIGINT handler, or
-    SIGINT ignored, is left as it is.
+    the join that waits for the flush threads: the second Ctrl-C of an impatient user lost
+    what was still being exported, printed "Exception ignored in atexit callback" and turned
+    status 130 into 1. The process is ending because of the first one, so the second is only
+    swallowed: the status stays 130, as without otel-run.
+
+    Only then, when Python's own handler has just raised: ``signal.getsignal`` reports
+    Python's handler even where C code replaced it behind Python's back (uWSGI's workers),
+    and swapping it there would take the server's own handler away for good.
     """
     swapped = False
-    if threading.current_thread() is threading.main_thread():
+    if threading.current_thread() is threading.main_thread() and exitstatus.ended_by_keyboard_interrupt():
         try:
             if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
                 signal.signal(signal.SIGINT, _ctrl_c_during_flush)
@@ -299,7 +301,7 @@ def _ctrl_c_waits() -> Iterator[None]:
 
 
 def _ctrl_c_during_flush(signum: int, frame: FrameType | None) -> None:
-    """SIGINT while the flush runs: the process is ending already; the flush goes on."""
+    """SIGINT while the exit flush after a Ctrl-C runs: the process is ending already."""
 
 
 def _deliver_default(signum: int) -> None:
