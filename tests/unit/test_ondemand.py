@@ -111,3 +111,33 @@ def test_a_function_the_build_installs_takes_the_call(fresh: list[str]) -> None:
     ondemand.arm(build, importhook.ImportWatcher())
     ondemand.wrap_accessors(module, ("set_tracer_provider",))
     assert module.set_tracer_provider("theirs") == "guard saw theirs"
+
+
+def test_a_fork_waits_for_a_build_in_another_thread(fresh: list[str]) -> None:
+    """The child gets the SDK whole (the build finished before the fork), and a working lock."""
+    import os
+    import time
+
+    release = threading.Event()
+    started = threading.Event()
+
+    def build() -> None:
+        started.set()
+        release.wait(5)
+        fresh.append("built")
+
+    ondemand.arm(build, importhook.ImportWatcher())
+    builder = threading.Thread(target=ondemand.ensure_built)
+    builder.start()
+    assert started.wait(5)
+    threading.Timer(0.3, release.set).start()
+    began = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # the child: the build is done, and triggers do not wait
+        ondemand.ensure_built()
+        os._exit(0 if fresh == ["built"] and not ondemand.pending() else 1)
+    waited = time.monotonic() - began
+    _, status = os.waitpid(pid, 0)
+    builder.join(5)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert waited >= 0.2  # the fork waited for the build

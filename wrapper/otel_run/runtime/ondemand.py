@@ -55,6 +55,32 @@ def arm(build: Callable[[], None], imports: ImportWatcher) -> None:
     _build = build
     for module_name, names in _ACCESSORS.items():
         imports.watch(module_name, _wrapper_of(names))
+    import os
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_in_child)
+
+
+_held_for_fork: dict[int, bool] = {}
+
+
+def _before_fork() -> None:
+    # A fork waits for a build running in another thread (bounded): the child must not
+    # inherit half an SDK, nor a lock held by a thread it does not have.
+    _held_for_fork[_thread.get_ident()] = _lock.acquire(timeout=_WAIT_S)
+
+
+def _after_fork() -> None:
+    if _held_for_fork.pop(_thread.get_ident(), False):
+        _lock.release()
+
+
+def _in_child() -> None:
+    global _lock, _builder
+    _held_for_fork.clear()
+    _lock = _thread.RLock()
+    if _builder is not None and _builder != _thread.get_ident():
+        _builder = None  # only after the bounded wait ran out: this child builds anew
 
 
 def _wrapper_of(names: tuple[str, ...]) -> Callable[[ModuleType], None]:
