@@ -113,15 +113,21 @@ def boot(environ: dict[str, str] | None = None, argv: list[str] | None = None) -
     except Exception as error:
         if settings is not None and settings.debug:
             raise
-        reason = f"{type(error).__name__}: {error}"
-        _state.problems.append(reason)
-        report.line(
-            f"telemetry setup failed ({reason}); the app runs without telemetry. "
-            "Run 'otel-run doctor', or set OTEL_RUN_DEBUG=true for the traceback"
-        )
-        if settings is not None and settings.strict:
-            exit_strict(reason)
+        setup_failed(error, settings)
     return _state
+
+
+def setup_failed(error: Exception, settings: Settings | None) -> None:
+    """A setup (the boot, or the SDK's build on first use) failed: one line, the app goes on
+    without telemetry; with ``OTEL_RUN_STRICT=true`` it exits 70."""
+    reason = f"{type(error).__name__}: {error}"
+    _state.problems.append(reason)
+    report.line(
+        f"telemetry setup failed ({reason}); the app runs without telemetry. "
+        "Run 'otel-run doctor', or set OTEL_RUN_DEBUG=true for the traceback"
+    )
+    if settings is not None and settings.strict:
+        exit_strict(reason)
 
 
 def _mark_children(settings: Settings) -> None:

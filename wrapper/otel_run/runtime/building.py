@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from otel_run.runtime import report
-from otel_run.runtime.boot import exit_strict, state
+from otel_run.runtime.boot import setup_failed, state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -84,14 +84,7 @@ def build(settings: Settings) -> None:
     except Exception as error:
         if settings.debug:
             raise
-        reason = f"{type(error).__name__}: {error}"
-        _state.problems.append(reason)
-        report.line(
-            f"telemetry setup failed ({reason}); the app runs without telemetry. "
-            "Run 'otel-run doctor', or set OTEL_RUN_DEBUG=true for the traceback"
-        )
-        if settings.strict:
-            exit_strict(reason)
+        setup_failed(error, settings)
 
 
 def _install(settings: Settings) -> Built:
