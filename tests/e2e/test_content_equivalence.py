@@ -1,14 +1,16 @@
-"""otel-run exports the same spans and metrics for the sample app as opentelemetry-instrument.
+"""otel-run exports the same spans, metrics and log records for the sample app as opentelemetry-instrument.
 
-The same routes (``/``, ``/items``, ``/chain``) are requested from the sample app under
-otel-run and under upstream ``opentelemetry-instrument`` (from a venv built with the
-upstream packages at the versions pyproject.toml pins, by ``bench/baseline.py``), both
-exporting to one in-process receiver. Span names, span kinds, span attribute keys, metric
-names and metric data-point attribute keys must be the same. Not compared, by design:
-resource attributes (otel-run adds ``telemetry.distro.*`` and derives the service name)
-and log records (upstream only exports them with
-``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=true``, through a root-logger handler;
-otel-run taps ``Logger.callHandlers``; see docs/performance.md).
+The same routes are requested from the sample app under otel-run and under upstream
+``opentelemetry-instrument`` (from a venv built with the upstream packages at the versions
+pyproject.toml pins, by ``bench/baseline.py``), both exporting to one in-process receiver.
+Compared, after the ports of the run are replaced by placeholders (``contentshape``):
+span names, kinds, attribute keys *and values*, status, events, parents and scopes; metric
+names, units, descriptions, types, data-point attributes and request counts; log-record
+bodies, severities, attributes, trace context and scopes. otel-run's per-request patches
+(``otel_run.runtime.patches``) must leave every one of these as upstream makes it.
+
+Not compared, by design: resource attributes (otel-run adds ``telemetry.distro.*``,
+derives the service name), timings and ids, and the differences ``contentshape`` lists.
 """
 
 from __future__ import annotations
@@ -16,32 +18,28 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
+import contentshape
 from apps import PYTHON, REPO, free_port, otlp_env
 from otel_run.receiver import Receiver
-from otel_run.receiver.model import ReceivedSpan
 
 sys.path.insert(0, str(REPO / "bench"))
 
 import baseline  # bench/ is not a package: found through sys.path
 
-ROUTES = ("/", "/items", "/chain")
-Shape = dict[tuple[str, str], frozenset[str]]
+ROUTES = ("/", "/items", "/chain", "/error", "/")
 # Spans otel-run makes on purpose where upstream makes none: the sample app fills its
 # table with sqlite3's Connection.execute/executemany, which upstream does not trace
 # (opentelemetry-python-contrib#3082); their keys must still be those of upstream's SELECT.
 OURS_ONLY = {("CREATE", "CLIENT"), ("INSERT", "CLIENT")}
-
-
-@pytest.fixture(scope="module")
-def upstream_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The scripts dir of a fresh venv with opentelemetry-instrument and the pinned upstream packages."""
-    return baseline.ensure(tmp_path_factory.mktemp("baseline") / "venv")
+# A record only upstream exports: its own start-up warning, caused by the variable the
+# upstream side needs to export logs at all (OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED).
+UPSTREAM_ONLY_LOG = "Skipping installation of LoggingHandler from `opentelemetry-instrumentation-logging`"
 
 
 def _start(argv: list[str], env: dict[str, str], port: int, timeout: float = 60) -> subprocess.Popen[str]:
@@ -76,18 +74,15 @@ def _stop(process: subprocess.Popen[str]) -> str:
     return err
 
 
-@pytest.fixture
-def run_app(receiver: Receiver) -> Iterator[Callable[..., None]]:
-    """Runs the sample app with a launcher, requests every route, waits for its telemetry."""
-    started: list[subprocess.Popen[str]] = []
-
-    def run(launcher: list[str], python: str, service: str, **extra: str) -> None:
-        port = free_port()
-        env = otlp_env(receiver, PORT=str(port), OTEL_SERVICE_NAME=service, **extra)
-        process = _start([*launcher, python, "sample_app/app.py"], env, port)
-        started.append(process)
+def _run(receiver: Receiver, launcher: list[str], python: str, service: str, **extra: str) -> int:
+    """Run the sample app with ``launcher``, request every route, wait for its telemetry; its port."""
+    port = free_port()
+    env = otlp_env(receiver, PORT=str(port), OTEL_SERVICE_NAME=service, **extra)
+    process = _start([*launcher, python, "sample_app/app.py"], env, port)
+    try:
         for route in ROUTES:
-            assert requests.get(f"http://127.0.0.1:{port}{route}", timeout=10).status_code == 200, route
+            expected = 500 if route == "/error" else 200
+            assert requests.get(f"http://127.0.0.1:{port}{route}", timeout=10).status_code == expected, route
         store = receiver.store
 
         def metric_exports() -> int:
@@ -96,85 +91,78 @@ def run_app(receiver: Receiver) -> Iterator[Callable[..., None]]:
         # Every metric export after the requests carries every instrument they touched
         # (cumulative temporality); waiting for two rules out one that was mid-collection.
         exported = metric_exports()
-        names = {"GET /", "GET /items", "GET /chain", "SELECT"}
+        names = {"GET /", "GET /items", "GET /chain", "GET /error", "SELECT"}
         arrived = store.wait_for(
             lambda _: (
                 names <= {s.name for s in store.spans() if s.service == service}
                 and any(
                     s.kind == "CLIENT" and s.service == service and s.name != "SELECT" for s in store.spans()
                 )
+                and {"saying hello", "about to fail on purpose"}
+                <= {log.body for log in store.logs() if log.service == service}
                 and metric_exports() >= exported + 2
             ),
             30,
         )
+    finally:
         err = _stop(process)
-        assert arrived, f"telemetry from {service} did not arrive; its stderr:\n{err}"
-
-    yield run
-    for process in started:
-        if process.poll() is None:
-            _stop(process)
+    assert arrived, f"telemetry from {service} did not arrive; its stderr:\n{err}"
+    return port
 
 
-def _span_shape(spans: list[ReceivedSpan]) -> Shape:
-    shape: dict[tuple[str, str], set[str]] = {}
-    for span in spans:
-        shape.setdefault((span.name, span.kind), set()).update(span.attributes)
-    return {key: frozenset(keys) for key, keys in shape.items()}
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[contentshape.Shape, contentshape.Shape]]:
+    """The sample app's telemetry under otel-run and under upstream, as comparable shapes."""
+    upstream_bin = baseline.ensure(tmp_path_factory.mktemp("baseline") / "venv")
+    from receiver_fixture import start_receiver
 
-
-def _metric_shape(receiver: Receiver, service: str) -> dict[str, frozenset[str]]:
-    shape: dict[str, set[str]] = {}
-    for metric in receiver.store.metrics():
-        if metric.service == service:
-            shape.setdefault(metric.name, set()).update(metric.attribute_keys)
-    return {name: frozenset(keys) for name, keys in shape.items()}
-
-
-def _differences(ours: Shape, theirs: Shape) -> list[str]:
-    lines = [
-        f"only otel-run has a {kind} span {name!r}" for name, kind in sorted(ours.keys() - theirs.keys())
-    ]
-    lines += [
-        f"only upstream has a {kind} span {name!r}" for name, kind in sorted(theirs.keys() - ours.keys())
-    ]
-    for key in sorted(ours.keys() & theirs.keys()):
-        if ours[key] != theirs[key]:
-            lines.append(
-                f"{key[1]} span {key[0]!r}: only otel-run sets {sorted(ours[key] - theirs[key])}, "
-                f"only upstream sets {sorted(theirs[key] - ours[key])}"
-            )
-    return lines
+    receiver = start_receiver()
+    try:
+        ours = _run(receiver, [str(Path(PYTHON).parent / "otel-run")], PYTHON, "ours")
+        theirs = _run(
+            receiver,
+            [str(upstream_bin / "opentelemetry-instrument")],
+            str(upstream_bin / "python"),
+            "theirs",
+            OTEL_TRACES_EXPORTER="otlp",
+            OTEL_METRICS_EXPORTER="otlp",
+            OTEL_LOGS_EXPORTER="otlp",
+            OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true",
+        )
+        yield (
+            contentshape.shape(receiver.store, "ours", ours),
+            contentshape.shape(receiver.store, "theirs", theirs),
+        )
+    finally:
+        receiver.stop()
 
 
 @pytest.mark.timeout(600)
-def test_spans_and_metrics_match_opentelemetry_instrument(
-    receiver: Receiver, upstream_bin: Path, run_app: Callable[..., None]
-) -> None:
-    """The sample app's span names, kinds, attribute keys and metric names are upstream's."""
-    run = run_app
-    run([str(Path(PYTHON).parent / "otel-run")], PYTHON, "ours")
-    run(
-        [str(upstream_bin / "opentelemetry-instrument")],
-        str(upstream_bin / "python"),
-        "theirs",
-        OTEL_TRACES_EXPORTER="otlp",
-        OTEL_METRICS_EXPORTER="otlp",
-        OTEL_LOGS_EXPORTER="otlp",
-        OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true",
-    )
-    spans = receiver.store.spans()
-    ours = _span_shape([s for s in spans if s.service == "ours"])
-    theirs = _span_shape([s for s in spans if s.service == "theirs"])
+def test_spans_match_opentelemetry_instrument(both: tuple[contentshape.Shape, contentshape.Shape]) -> None:
+    """Span names, kinds, attribute keys and values, status, events, parents and scopes are upstream's."""
+    ours, theirs = (dict(side.spans) for side in both)
     assert ours.keys() - theirs.keys() == OURS_ONLY
-    assert {ours.pop(key) for key in OURS_ONLY} == {theirs[("SELECT", "CLIENT")]}
-    assert not _differences(ours, theirs), "\n".join(_differences(ours, theirs))
+    select_keys = {key for variant in theirs[("SELECT", "CLIENT")] for key, _ in variant[0]}
+    for key in OURS_ONLY:
+        assert {k for variant in ours.pop(key) for k, _ in variant[0]} == select_keys
+    assert {"GET /", "GET /items", "GET /chain", "GET /error", "SELECT"} <= {name for name, _ in ours}
+    assert not contentshape.differences(ours, theirs), "\n".join(contentshape.differences(ours, theirs))
 
-    our_metrics = _metric_shape(receiver, "ours")
-    their_metrics = _metric_shape(receiver, "theirs")
-    assert our_metrics.keys() == their_metrics.keys(), (
-        f"only otel-run: {sorted(our_metrics.keys() - their_metrics.keys())}; "
-        f"only upstream: {sorted(their_metrics.keys() - our_metrics.keys())}"
-    )
-    assert our_metrics == their_metrics, "metric attribute keys differ"
-    assert {"GET /", "GET /items", "GET /chain", "SELECT"} <= {name for name, _ in ours}
+
+@pytest.mark.timeout(600)
+def test_metrics_match_opentelemetry_instrument(both: tuple[contentshape.Shape, contentshape.Shape]) -> None:
+    """Metric names, units, types, data-point attributes and request counts are upstream's."""
+    ours, theirs = (side.metrics for side in both)
+    assert {"http.server.duration", "http.server.active_requests", "http.client.duration"} <= ours.keys()
+    assert not contentshape.differences(ours, theirs), "\n".join(contentshape.differences(ours, theirs))
+
+
+@pytest.mark.timeout(600)
+def test_log_records_match_opentelemetry_instrument(
+    both: tuple[contentshape.Shape, contentshape.Shape],
+) -> None:
+    """Log-record bodies, severities, attributes, trace context and scopes are upstream's."""
+    ours, theirs = (dict(side.logs) for side in both)
+    assert {"saying hello", "about to fail on purpose"} <= {body for body, *_ in ours}
+    assert [theirs.pop(key) for key in list(theirs) if key[0].startswith(UPSTREAM_ONLY_LOG)]
+    assert not contentshape.differences(ours, theirs), "\n".join(contentshape.differences(ours, theirs))
