@@ -45,6 +45,16 @@ _FROM_DEPENDENCIES = (
     "opentelemetry-instrumentation-threading",
 )
 _FROM_DEV = ("flask", "gunicorn", "requests")
+# For an ASGI app (FastAPI on uvicorn) under opentelemetry-instrument.
+ASGI_EXTRA = (
+    "opentelemetry-instrumentation-asgi",
+    "opentelemetry-instrumentation-asyncio",
+    "opentelemetry-instrumentation-fastapi",
+    "opentelemetry-instrumentation-starlette",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+)
 _MARKER = "otel-run-baseline.txt"
 
 
@@ -56,21 +66,22 @@ def _specifiers(pyproject: Path) -> dict[str, str]:
     return found
 
 
-def requirements(pyproject: Path = PYPROJECT) -> list[str]:
+def requirements(pyproject: Path = PYPROJECT, extra: tuple[str, ...] = ()) -> list[str]:
     """The baseline venv's pip requirements, with pyproject.toml's version specifiers.
 
     ``opentelemetry-exporter-otlp`` (the meta-package upstream documents) takes the SDK's
-    specifier, since it is released in lock-step with it.
+    specifier, since it is released in lock-step with it. ``extra`` names more packages
+    pyproject.toml pins (tests of other stacks: ``ASGI_EXTRA``).
     """
     specs = _specifiers(pyproject)
-    missing = [name for name in (*_FROM_DEPENDENCIES, *_FROM_DEV) if name not in specs]
+    missing = [name for name in (*_FROM_DEPENDENCIES, *_FROM_DEV, *extra) if name not in specs]
     if missing:
         raise LookupError(f"pyproject.toml has no version specifier for {', '.join(missing)}")
     sdk_spec = specs["opentelemetry-sdk"][len("opentelemetry-sdk") :]
     return [
         *(specs[name] for name in _FROM_DEPENDENCIES),
         "opentelemetry-exporter-otlp" + sdk_spec,
-        *(specs[name] for name in _FROM_DEV),
+        *(specs[name] for name in (*_FROM_DEV, *extra)),
     ]
 
 
@@ -79,14 +90,16 @@ def bin_dir(path: Path) -> Path:
     return path / ("Scripts" if sys.platform == "win32" else "bin")
 
 
-def ensure(path: Path = DEFAULT_VENV, force: bool = False, quiet: bool = True) -> Path:
+def ensure(
+    path: Path = DEFAULT_VENV, force: bool = False, quiet: bool = True, extra: tuple[str, ...] = ()
+) -> Path:
     """Create (or reuse) the baseline venv at ``path``; returns its scripts directory.
 
     The venv is reused when it was built from the same requirements by the same Python;
     otherwise it is rebuilt. pip runs from this interpreter (``pip --python``), so the new
     venv needs no pip of its own.
     """
-    wanted = "\n".join([sys.version, *requirements()]) + "\n"
+    wanted = "\n".join([sys.version, *requirements(extra=extra)]) + "\n"
     digest = hashlib.sha256(wanted.encode()).hexdigest()
     marker = path / _MARKER
     bindir = bin_dir(path)
@@ -96,7 +109,7 @@ def ensure(path: Path = DEFAULT_VENV, force: bool = False, quiet: bool = True) -
     command = [sys.executable, "-m", "pip", "--python", str(bindir / "python"), "install"]
     if quiet:
         command.append("--quiet")
-    subprocess.run([*command, *requirements()], check=True, timeout=900)
+    subprocess.run([*command, *requirements(extra=extra)], check=True, timeout=900)
     if not (bindir / "opentelemetry-instrument").exists():
         raise RuntimeError(f"{bindir}/opentelemetry-instrument is missing after the install")
     marker.write_text(digest + "\n")

@@ -23,6 +23,7 @@ Variants = dict[Any, frozenset[Any]]
 _PEER_PORTS = ("net.peer.port", "client.port", "network.peer.port")
 _STACKTRACE = "exception.stacktrace"
 _ACCESS_TIME = re.compile(r"\[\d\d/\w{3}/\d{4} \d\d:\d\d:\d\d\]")
+_CLIENT_ADDRESS = re.compile(r"127\.0\.0\.1:\d+ - ")  # uvicorn's access lines
 _SITE_PACKAGES = re.compile(r".*/site-packages/")
 
 
@@ -110,6 +111,7 @@ class _Cleaner:
         self.port = port
 
     def text(self, value: str) -> str:
+        value = _CLIENT_ADDRESS.sub("127.0.0.1:{peer port} - ", value)
         return _ACCESS_TIME.sub("[time]", value.replace(str(self.port), "{port}"))
 
     def value(self, key: str, value: AttributeValue) -> Any:

@@ -166,3 +166,66 @@ def test_patches_reach_every_module_bound_to_the_originals() -> None:
         OTEL_PYTHON_FLASK_EXCLUDED_URLS="healthz",
     )
     assert excluded.splitlines() == ["failed: None", "['healthz']"]
+
+
+_FLASK_SPANS = """
+import sys
+import flask
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, SamplingResult
+
+class Dropping:
+    def should_sample(self, parent, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):
+        kept = {k: v for k, v in (attributes or {}).items() if k != "http.scheme"}
+        return SamplingResult(Decision.RECORD_AND_SAMPLE, dict(reversed(list(kept.items()))))
+    def get_description(self):
+        return "dropping"
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider(sampler=Dropping() if sys.argv[2] == "dropping" else ALWAYS_ON)
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
+if sys.argv[1] == "patched":
+    from otel_run.runtime import patches
+    assert patches.before_instrument("flask") is None
+FlaskInstrumentor().instrument()
+app = flask.Flask("t")  # after instrument(): the instrumented class
+app.route("/r/<int:n>")(lambda n: str(n))
+client = app.test_client()
+for path in ("/r/1", "/r/2?q=1", "/missing"):
+    client.get(path, headers={"User-Agent": "test/1", "X-A": "a"})
+for span in exporter.get_finished_spans():
+    print(span.name, list(span.attributes.items()), span.dropped_attributes)
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("sampler", "limit"), [("always_on", ""), ("dropping", ""), ("always_on", "5"), ("always_on", "14")]
+)
+def test_flask_spans_are_upstreams_with_any_sampler_and_limit(
+    sampler: str, limit: str, tmp_path: Any
+) -> None:
+    """Patched Flask spans keep upstream's attributes, order and dropped counts under any sampler or limit."""
+    script = tmp_path / "spans.py"
+    script.write_text(_FLASK_SPANS)
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("OTEL_")}
+    if limit:
+        env["OTEL_ATTRIBUTE_COUNT_LIMIT"] = limit
+    done = [
+        subprocess.run(
+            [sys.executable, str(script), side, sampler],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        for side in ("patched", "upstream")
+    ]
+    assert done[0].stdout.count("\n") == 3
+    assert (done[0].stdout, done[0].stderr) == (done[1].stdout, done[1].stderr)  # limit warnings too

@@ -19,7 +19,12 @@ _WSGI_ATTRIBUTES = "otel_run.runtime.patches.wsgi_attributes"
 _BEFORE: dict[str, tuple[str, ...]] = {
     "sqlite3": ("otel_run.runtime.patches.sqlite3_connection",),
     "sqlalchemy": ("otel_run.runtime.patches.sqlalchemy_nesting",),
-    "flask": (_HTTP_SETTINGS, _WSGI_ATTRIBUTES, "otel_run.runtime.patches.flask_excluded"),
+    "flask": (
+        _HTTP_SETTINGS,
+        _WSGI_ATTRIBUTES,
+        "otel_run.runtime.patches.flask_excluded",
+        "otel_run.runtime.patches.flask_before_request",
+    ),
     "wsgi": (_HTTP_SETTINGS, _WSGI_ATTRIBUTES),
     **{
         name: (_HTTP_SETTINGS,)
