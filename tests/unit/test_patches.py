@@ -192,6 +192,8 @@ from opentelemetry.instrumentation.flask import FlaskInstrumentor
 if sys.argv[1] == "patched":
     from otel_run.runtime import patches
     assert patches.before_instrument("flask") is None
+    from otel_run.runtime import importhook
+    patches.after_build(importhook.watcher().watch, print)  # the SDK's: attribute cleaning too
 FlaskInstrumentor().instrument()
 app = flask.Flask("t")  # after instrument(): the instrumented class
 app.route("/r/<int:n>")(lambda n: str(n))
@@ -205,16 +207,20 @@ for span in exporter.get_finished_spans():
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
-    ("sampler", "limit"), [("always_on", ""), ("dropping", ""), ("always_on", "5"), ("always_on", "14")]
+    ("sampler", "limit"),
+    [("always_on", ""), ("dropping", ""), ("always_on", "5"), ("always_on", "14"), ("always_on", "length 4")],
 )
 def test_flask_spans_are_upstreams_with_any_sampler_and_limit(
     sampler: str, limit: str, tmp_path: Any
 ) -> None:
-    """Patched Flask spans keep upstream's attributes, order and dropped counts under any sampler or limit."""
+    """Patched Flask spans keep upstream's attributes, order and dropped counts under any sampler or limit
+    (count or value length)."""
     script = tmp_path / "spans.py"
     script.write_text(_FLASK_SPANS)
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("OTEL_")}
-    if limit:
+    if limit.startswith("length "):
+        env["OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"] = limit.partition(" ")[2]
+    elif limit:
         env["OTEL_ATTRIBUTE_COUNT_LIMIT"] = limit
     done = [
         subprocess.run(

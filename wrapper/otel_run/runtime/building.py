@@ -100,12 +100,20 @@ def _install(settings: Settings) -> Built:
     from otel_run.runtime.servers import uwsgi as uwsgi_support
 
     built = sdk.build(settings, watcher, may_defer=not uwsgi_support.is_uwsgi_command(_state.command))
+    _patch_sdk()
     _state.built = built
     _state.problems.extend(built.problems)
     report.warn_all(built.problems)
     sdk.install(built)
     sdk.guard_globals(built, report.line)
     return built
+
+
+def _patch_sdk() -> None:
+    """The SDK's per-item savings (``patches.after_build``): now for what is imported, later for the rest."""
+    from otel_run.runtime import importhook, patches
+
+    patches.after_build(importhook.watcher().watch, report.line)
 
 
 def log_handler() -> logging.Handler | None:

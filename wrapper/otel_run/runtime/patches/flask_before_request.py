@@ -42,6 +42,7 @@ _NAMES = frozenset(
     }
 )
 _CONSTANTS = frozenset({"framework", "flask:", "controller", "route", "SQLCOMMENTER_ORM_TAGS_AND_VALUES"})
+_BoundedAttributes: Any = None
 
 
 def apply() -> None:
@@ -57,6 +58,12 @@ def apply() -> None:
 
     if not hasattr(flask_module.request, "_get_current_object"):  # werkzeug's LocalProxy since 2.0
         raise LookupError("flask.request has no _get_current_object")
+    global _BoundedAttributes
+    from opentelemetry.attributes import BoundedAttributes
+
+    if not isinstance(getattr(BoundedAttributes(), "_dict", None), dict):
+        raise LookupError("opentelemetry.attributes.BoundedAttributes keeps no _dict")
+    _BoundedAttributes = BoundedAttributes
     module._wrapped_before_request = _factory(module, original)
 
 
@@ -150,8 +157,14 @@ def _factory(module: Any, original: Callable[..., Any]) -> Callable[..., Any]:
 def _holds(span: Any, attributes: dict[str, Any]) -> bool:
     """Whether ``span`` already has exactly ``attributes``' items, in their order.
 
-    Then setting each again, as upstream does, would leave it exactly as it is."""
+    Then setting each again, as upstream does, would leave it exactly as it is. An SDK
+    span's ``BoundedAttributes`` are read through their dict: through ``span.attributes``
+    (a read-only proxy of a ``MutableMapping``) each item is a locked copy of the keys and
+    a ``__getitem__`` call, for the same items in the same order."""
     try:
+        held = span._attributes
+        if type(held) is _BoundedAttributes:
+            return list(held._dict.items()) == list(attributes.items())
         return list(span.attributes.items()) == list(attributes.items())
     except Exception:  # noqa: BLE001 - not an SDK span: do what upstream does
         return False
