@@ -238,3 +238,17 @@ def test_the_attribute_cache_stays_small() -> None:
     for n in range(wire._MAX_ENTRIES + 10):
         encode_spans([_span(attributes={"user.id": f"u{n}"})])
     assert 0 < len(wire._STR_ENTRIES) <= wire._MAX_ENTRIES
+
+
+def test_peer_ports_are_encoded_but_never_cached() -> None:
+    """A peer port (new on every connection) is encoded as upstream does, and kept out of
+    the int cache, which keeps the values that repeat."""
+    wire._INT_ENTRIES.clear()
+    spans = [
+        _span(attributes={"net.peer.port": 40000 + n, "client.port": 50000 + n, "http.status_code": 200})
+        for n in range(50)
+    ]
+    assert encode_spans(spans) == upstream_spans(spans).SerializePartialToString()
+    cached = {key for key, _ in wire._INT_ENTRIES}
+    assert "http.status_code" in cached
+    assert not cached & {"net.peer.port", "client.port"}

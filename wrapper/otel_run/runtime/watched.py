@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from otel_run.config.endpoints import redact_url
+from otel_run.runtime import memtrim
 from otel_run.runtime.exportreason import Destination
 
 if TYPE_CHECKING:
@@ -70,7 +71,8 @@ def count_items(signal: str, batch: Any) -> int:
 
 
 class WatchedExporter:
-    """An upstream exporter whose every export outcome is told to a ``Watcher``.
+    """An upstream exporter whose every export outcome is told to a ``Watcher``, and after
+    which the C heap's free pages go back to the OS (``memtrim``).
 
     Everything else (``shutdown``, ``force_flush``, the metric exporter's preferred
     temporality and aggregation read by the metric reader) is the inner exporter's.
@@ -97,9 +99,11 @@ class WatchedExporter:
             result = self._inner.export(batch, *args, **kwargs)
         except Exception:
             self._watcher.end_export(self._signal, False, items, time.monotonic() - started)
+            memtrim.after_export(self._signal, batch)
             raise
         ok = getattr(result, "name", "") == "SUCCESS"
         self._watcher.end_export(self._signal, ok, items, time.monotonic() - started)
+        memtrim.after_export(self._signal, batch)
         return result
 
     def __getattr__(self, name: str) -> Any:
