@@ -95,9 +95,53 @@ def test_wrapped_accessors_build_first_and_keep_their_identity(fresh: list[str])
         "The API's docstring.",
         get_tracer,
     )
-    assert wrapped("shop") == "tracer shop after ['built']"
     ondemand.wrap_accessors(module, ("get_tracer",))  # idempotent
     assert module.get_tracer is wrapped
+    assert wrapped("shop") == "tracer shop after ['built']"
+
+
+def test_once_built_the_api_holds_upstreams_getters_again(fresh: list[str]) -> None:
+    """After the build ``get_*`` are upstream's functions again, a reference taken before still
+    works, ``set_*`` keep their accessor, and modules imported later are not wrapped."""
+    module = types.ModuleType("fake_api")
+    module.get_tracer = lambda name: f"tracer {name} after {fresh}"  # type: ignore[attr-defined]
+    module.set_tracer_provider = lambda provider: f"set {provider}"  # type: ignore[attr-defined]
+    upstream_get = module.get_tracer
+    ondemand.arm(lambda: fresh.append("built"), importhook.ImportWatcher())
+    ondemand.wrap_accessors(module, ("get_tracer", "set_tracer_provider"))
+    early = module.get_tracer
+    assert early is not upstream_get
+    ondemand.ensure_built()
+    assert module.get_tracer is upstream_get
+    assert early("shop") == "tracer shop after ['built']"
+    assert getattr(module.set_tracer_provider, "_otel_run_builds", False)
+    later = types.ModuleType("fake_api_later")
+    later.get_meter = lambda name: name  # type: ignore[attr-defined]
+    original_meter = later.get_meter
+    ondemand.wrap_accessors(later, ("get_meter",))
+    assert later.get_meter is original_meter
+
+
+def test_the_resolved_log_handler_hands_records_straight_on(fresh: list[str]) -> None:
+    """Once built, the handler's handle and emit are the target's own (no indirection per record)."""
+    import logging
+
+    got: list[str] = []
+
+    class Target(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            got.append(record.getMessage())
+
+    target = Target()
+    ondemand.arm(lambda: fresh.append("built"), importhook.ImportWatcher())
+    handler = ondemand.lazy_handler(lambda: target)
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "first", (), None)
+    handler.handle(record)
+    assert fresh == ["built"]
+    assert handler.handle == target.handle
+    assert handler.emit == target.emit
+    handler.handle(logging.LogRecord("app", logging.INFO, __file__, 1, "second", (), None))
+    assert got == ["first", "second"]
 
 
 def test_a_function_the_build_installs_takes_the_call(fresh: list[str]) -> None:
@@ -110,7 +154,9 @@ def test_a_function_the_build_installs_takes_the_call(fresh: list[str]) -> None:
 
     ondemand.arm(build, importhook.ImportWatcher())
     ondemand.wrap_accessors(module, ("set_tracer_provider",))
+    early = module.set_tracer_provider
     assert module.set_tracer_provider("theirs") == "guard saw theirs"
+    assert early("again") == "guard saw again"  # held from before the build, called after it
 
 
 def test_a_fork_waits_for_a_build_in_another_thread(fresh: list[str]) -> None:

@@ -15,6 +15,12 @@ start-up) waits for the first of:
 Settings are still read and validated at boot, warnings printed and the startup line
 announced; boot only defers what it knows builds cleanly (see ``boot.build_now``).
 
+Once built, the machinery steps aside: the API modules hold upstream's ``get_*`` functions
+again (a reference taken before the build keeps working: it calls upstream's), API modules
+imported later are not wrapped, and the log handler hands records straight to the built
+one. What stays is the record factory, when the logging instrumentation has wrapped it
+(a pass-through, ~0.3 µs a record).
+
 The build takes a lock. A second thread asking meanwhile waits for it, at most
 ``_WAIT_S``: an import lock the builder needs could be held by the waiter, and the
 app must never hang on telemetry; it then goes on with the API's proxies, which the
@@ -47,6 +53,8 @@ _build: Callable[[], None] | None = None
 """Boot's build, until it has run (then None: every trigger is a no-op)."""
 _builder: int | None = None
 """The thread running the build now."""
+_wrapped: list[tuple[ModuleType, str, Callable[..., Any], Callable[..., Any]]] = []
+"""(module, name, our accessor, upstream's function) for each accessor installed."""
 
 
 def arm(build: Callable[[], None], imports: ImportWatcher) -> None:
@@ -112,27 +120,47 @@ def ensure_built() -> None:
         finally:
             _build = None
             _builder = None
+            _unwrap_getters()
     finally:
         _lock.release()
 
 
+def _unwrap_getters() -> None:
+    """Put upstream's ``get_*`` functions back where our accessors still stand.
+
+    Built, an accessor only calls upstream's function; code that looks the function up at
+    call time (``trace.get_tracer(...)``) now reaches it directly. ``set_*`` accessors stay:
+    the build may have put its own guard there, which they defer to."""
+    for module, name, accessor, original in _wrapped:
+        if name.startswith("get_") and vars(module).get(name) is accessor:
+            setattr(module, name, original)
+    _wrapped.clear()
+
+
 def wrap_accessors(module: ModuleType, names: tuple[str, ...]) -> None:
-    """Make each API function in ``names`` run the build before its first call does anything."""
+    """Make each API function in ``names`` run the build before its first call does anything
+    (nothing once the build has run: there is nothing left to trigger)."""
+    if _build is None:
+        return
     for name in names:
         original = getattr(module, name, None)
         if original is None or getattr(original, "_otel_run_builds", False):
             continue
-        setattr(module, name, _building_first(module, name, original))
+        accessor = _building_first(module, name, original)
+        _wrapped.append((module, name, accessor, original))
+        setattr(module, name, accessor)
 
 
 def _building_first(module: ModuleType, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
     def accessor(*args: Any, **kwargs: Any) -> Any:
         if _build is not None:
             ensure_built()
-            # The build may have put its own function there (``set_tracer_provider``'s guard).
-            current = getattr(module, name, accessor)
-            if current is not accessor:
-                return current(*args, **kwargs)
+        # The build may have put its own function there (``set_tracer_provider``'s guard):
+        # a caller holding this accessor from before the build gets it too. For ``get_*``
+        # the build put upstream's back (``_unwrap_getters``).
+        current = getattr(module, name, accessor)
+        if current is not accessor:
+            return current(*args, **kwargs)
         return original(*args, **kwargs)
 
     accessor._otel_run_builds = True  # type: ignore[attr-defined]
@@ -201,6 +229,11 @@ def lazy_handler(resolve: Callable[[], logging.Handler | None]) -> logging.Handl
                     return None
                 self.target = resolve()
                 self.resolved = True
+                if self.target is not None:
+                    # Resolved: the tap's and the bridges' calls go straight to the target
+                    # (they ignore what handle() returns).
+                    self.handle = self.target.handle  # type: ignore[method-assign]
+                    self.emit = self.target.emit  # type: ignore[method-assign]
             return self.target
 
         def handle(self, record: logging.LogRecord) -> bool:
