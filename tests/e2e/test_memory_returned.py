@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from apps import PYTHON, clean_env, otlp_env, run_script
+from apps import PYTHON, clean_env, otlp_env, run_script, startup_lines
 from otel_run.receiver import Receiver
 
 # Fills the C heap with 4 KiB blocks (bytes over 512 bytes come from malloc), keeps one in
@@ -82,3 +82,32 @@ def test_freed_memory_returns_to_the_os_after_an_export(
     assert plain.stdout == result.stdout
     kept = _returned_mib(tmp_path)
     assert kept < 5, f"{kept:.1f} MiB returned without otel-run: this app no longer tests trimming"
+
+
+KEEPS_ITS_SPANS = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+kept = InMemorySpanExporter()
+trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(kept))
+tracer = trace.get_tracer("kept")
+for n in range(20):
+    with tracer.start_as_current_span(f"span {n}"):
+        pass
+trace.get_tracer_provider().force_flush()
+print(len(kept.get_finished_spans()), "spans kept")
+"""
+
+
+@pytest.mark.timeout(120)
+def test_spans_the_app_keeps_until_exit_leave_stderr_clean(receiver: Receiver, tmp_path: Path) -> None:
+    """An app that keeps its exported spans to the end (a trim still owed while modules are
+    torn down) exits cleanly, 5 times: the startup line is all otel-run prints."""
+    for run in range(5):
+        receiver.store.clear()
+        result = run_script(KEEPS_ITS_SPANS, otlp_env(receiver, OTEL_SERVICE_NAME="kept"), tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "20 spans kept\n"
+        assert [line for line in result.stderr.splitlines() if line] == startup_lines(result.stderr), run
+        assert receiver.store.wait_for(lambda store: len(store.spans()) == 20, timeout=10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 
 import pytest
 
@@ -144,3 +145,19 @@ def test_glibc_has_malloc_trim() -> None:
     function = memtrim._lookup()
     assert function is not None
     assert function(0) in (0, 1)
+
+
+@pytest.mark.timeout(10)
+def test_a_batch_freed_during_teardown_raises_nothing(
+    fake: tuple[_Clock, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Freed while modules are torn down (``trim`` already None), the pending trim's
+    callback raises nothing that Python would print as "Exception ignored"."""
+    unraisable: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    batch = [_Item()]
+    memtrim.after_export("traces", batch)
+    monkeypatch.setattr(memtrim, "trim", None)
+    del batch
+    gc.collect()
+    assert unraisable == []

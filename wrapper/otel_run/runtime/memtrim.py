@@ -70,13 +70,25 @@ def after_export(signal: str, batch: object = None) -> None:
         if first is not None:
             try:
                 # One pending trim per signal: replacing it drops (and so cancels) the last.
-                _pending[signal] = weakref.ref(first, lambda _gone: trim(signal))
+                _pending[signal] = weakref.ref(first, _when_freed(signal))
                 return
             except TypeError:  # an item without weak references
                 pass
         trim(signal)
     except Exception:  # noqa: BLE001 - only memory is at stake; never the export
         pass
+
+
+def _when_freed(signal: str) -> Callable[[object], None]:
+    def freed(_gone: object) -> None:
+        # A batch still held at interpreter exit is freed while modules are torn down,
+        # when ``trim`` may already be None: that must not print "Exception ignored".
+        try:
+            trim(signal)
+        except Exception:  # noqa: BLE001 - nothing to tell, nothing lost
+            pass
+
+    return freed
 
 
 def trim(signal: str) -> None:
