@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from apps import OTEL_RUN, PYTHON, otlp_env, run_script, startup_lines
+from apps import OTEL_RUN, PYTHON, otlp_env, run, run_script, startup_lines
 from otel_run.receiver import Receiver
 
 NOTHING_LOADED = """
@@ -122,6 +122,32 @@ def test_threads_racing_to_the_first_span_lose_nothing(receiver: Receiver, tmp_p
         assert result.returncode == 0, result.stderr
         assert receiver.store.wait_for(lambda store: len(store.spans()) >= 4, 10), round_number
         assert sorted(span.name for span in receiver.store.spans()) == [f"work-{n}" for n in range(4)]
+
+
+COLLECTOR = """
+import gc, sys
+if sys.argv[1:] == ["off"]:
+    gc.disable()
+thresholds = gc.get_threshold()
+import sqlite3  # the first instrumented import: the SDK is built here, the collector paused
+sqlite3.connect(":memory:").execute("SELECT 1 AS work")
+print(gc.isenabled(), gc.get_threshold() == thresholds)
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("argument", "expected"), [("on", "True True\n"), ("off", "False True\n")])
+def test_the_build_leaves_the_apps_garbage_collector_as_it_found_it(
+    receiver: Receiver, tmp_path: Path, argument: str, expected: str
+) -> None:
+    """The collector is paused only while the SDK is built (runtime/ondemand.py): on again
+    afterwards, with the same thresholds, and off still for an app that turned it off."""
+    script = tmp_path / "app.py"
+    script.write_text(COLLECTOR)
+    result = run([PYTHON, "app.py", argument], otlp_env(receiver), cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, expected), result.stderr
+    assert receiver.store.wait_for(lambda store: len(store.spans()) >= 1, 10), result.stderr
+    assert [span.name for span in receiver.store.spans()] == ["SELECT"]
 
 
 METER = """

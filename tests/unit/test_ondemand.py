@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import types
 from collections.abc import Iterator
@@ -17,7 +18,9 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     runs: list[str] = []
     monkeypatch.setattr(ondemand, "_build", None)
     monkeypatch.setattr(ondemand, "_builder", None)
+    monkeypatch.setattr(ondemand, "_gc_paused", False)
     yield runs
+    gc.enable()  # whatever a failed assertion left
 
 
 def test_the_build_runs_once_and_then_every_trigger_is_a_no_op(fresh: list[str]) -> None:
@@ -187,3 +190,66 @@ def test_a_fork_waits_for_a_build_in_another_thread(fresh: list[str]) -> None:
     builder.join(5)
     assert os.waitstatus_to_exitcode(status) == 0
     assert waited >= 0.2  # the fork waited for the build
+
+
+def test_the_collector_is_off_during_the_build_and_on_again_after(fresh: list[str]) -> None:
+    """The build's imports set off no collections; the app's resume with the same thresholds."""
+    thresholds = gc.get_threshold()
+    ondemand.arm(lambda: fresh.append(f"collector on: {gc.isenabled()}"), importhook.ImportWatcher())
+    assert gc.isenabled()
+    ondemand.ensure_built()
+    assert fresh == ["collector on: False"]
+    assert gc.isenabled()
+    assert gc.get_threshold() == thresholds
+
+
+def test_an_app_that_turned_the_collector_off_keeps_it_off(fresh: list[str]) -> None:
+    gc.disable()
+    try:
+        ondemand.arm(lambda: fresh.append(f"collector on: {gc.isenabled()}"), importhook.ImportWatcher())
+        ondemand.ensure_built()
+        assert fresh == ["collector on: False"]
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_failed_build_turns_the_collector_back_on(fresh: list[str]) -> None:
+    def build() -> None:
+        raise RuntimeError("debug mode lets it out")
+
+    ondemand.arm(build, importhook.ImportWatcher())
+    with pytest.raises(RuntimeError):
+        ondemand.ensure_built()
+    assert gc.isenabled()
+
+
+def test_a_child_forked_while_another_thread_builds_gets_the_collector_back(
+    fresh: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only when the fork's bounded wait ran out: the child has no builder to turn it on."""
+    import os
+
+    monkeypatch.setattr(ondemand, "_WAIT_S", 0.1)
+    release, started = threading.Event(), threading.Event()
+
+    def build() -> None:
+        started.set()
+        release.wait(5)
+
+    ondemand.arm(build, importhook.ImportWatcher())
+    builder = threading.Thread(target=ondemand.ensure_built)
+    builder.start()
+    try:
+        assert started.wait(5)
+        assert not gc.isenabled()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if gc.isenabled() else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert not gc.isenabled()  # the parent's builder is still building
+    finally:
+        release.set()
+        builder.join(5)
+    assert gc.isenabled()
