@@ -253,3 +253,32 @@ def test_a_child_forked_while_another_thread_builds_gets_the_collector_back(
         release.set()
         builder.join(5)
     assert gc.isenabled()
+
+
+def test_what_the_build_made_goes_to_the_oldest_generation_unscanned(fresh: list[str]) -> None:
+    made: list[object] = []
+
+    def build() -> None:
+        made.append([fresh])  # a tracked container, as a module's dicts and functions are
+
+    ondemand.arm(build, importhook.ImportWatcher())
+    ondemand.ensure_built()
+    oldest = gc.get_objects(generation=2)
+    assert any(item is made[0] for item in oldest)
+    assert gc.get_freeze_count() == 0
+    assert gc.isenabled()
+
+
+def test_objects_the_app_froze_stay_frozen(fresh: list[str]) -> None:
+    """``gc.unfreeze()`` would thaw what the app froze (before forking workers, say): not done then."""
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        ondemand.arm(lambda: fresh.append("built"), importhook.ImportWatcher())
+        ondemand.ensure_built()
+        assert fresh == ["built"]
+        assert gc.get_freeze_count() == frozen
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
