@@ -171,7 +171,9 @@ def _resume_gc() -> None:
     global _gc_paused
     if _gc_paused:
         _gc_paused = False
-        if gc.get_freeze_count() == 0:
+        # getattr: CPython 3.7+ has these, other interpreters may not (nor need them).
+        frozen = getattr(gc, "get_freeze_count", None)
+        if frozen is not None and frozen() == 0:
             gc.freeze()  # every tracked object, into the permanent generation
             gc.unfreeze()  # and from there into the oldest one
         gc.enable()
