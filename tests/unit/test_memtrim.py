@@ -137,7 +137,6 @@ def test_without_glibc_nothing_is_looked_up(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.mark.timeout(10)
-@pytest.mark.skipif(not hasattr(os, "confstr"), reason="needs os.confstr")
 def test_glibc_has_malloc_trim() -> None:
     """On glibc (the image's and CI's C library) the real ``malloc_trim`` is found and runs."""
     if not os.confstr("CS_GNU_LIBC_VERSION"):

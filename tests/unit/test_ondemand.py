@@ -44,7 +44,8 @@ def test_the_builders_own_nested_requests_go_straight_through(fresh: list[str]) 
     assert fresh == ["start", "end"]
 
 
-def test_other_threads_wait_for_the_build_to_finish(fresh: list[str]) -> None:
+def _build_held_in_another_thread(fresh: list[str]) -> tuple[threading.Thread, threading.Event]:
+    """A build running in a thread of its own, held until the returned event is set."""
     started, release = threading.Event(), threading.Event()
 
     def build() -> None:
@@ -56,6 +57,11 @@ def test_other_threads_wait_for_the_build_to_finish(fresh: list[str]) -> None:
     builder = threading.Thread(target=ondemand.ensure_built)
     builder.start()
     assert started.wait(5)
+    return builder, release
+
+
+def test_other_threads_wait_for_the_build_to_finish(fresh: list[str]) -> None:
+    builder, release = _build_held_in_another_thread(fresh)
     seen: list[list[str]] = []
     waiter = threading.Thread(target=lambda: (ondemand.ensure_built(), seen.append(list(fresh))))
     waiter.start()
@@ -167,18 +173,7 @@ def test_a_fork_waits_for_a_build_in_another_thread(fresh: list[str]) -> None:
     import os
     import time
 
-    release = threading.Event()
-    started = threading.Event()
-
-    def build() -> None:
-        started.set()
-        release.wait(5)
-        fresh.append("built")
-
-    ondemand.arm(build, importhook.ImportWatcher())
-    builder = threading.Thread(target=ondemand.ensure_built)
-    builder.start()
-    assert started.wait(5)
+    builder, release = _build_held_in_another_thread(fresh)
     threading.Timer(0.3, release.set).start()
     began = time.monotonic()
     pid = os.fork()
