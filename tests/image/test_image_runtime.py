@@ -9,6 +9,7 @@ the manifest, so the test follows it when it changes.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -103,7 +104,14 @@ def _worker_pids(receiver: Receiver) -> set[int]:
 
 
 def _assert_non_root(container: Container, expected_uid: int) -> None:
+    # The first worker can answer /healthz before the master has forked the last one
+    # (gunicorn spawns them one by one; a fork also waits for an exporter being built on
+    # the master's batch thread), so wait for all of them, bounded.
+    deadline = time.monotonic() + 15
     processes = container.processes()
+    while len(processes) < 1 + WORKERS and time.monotonic() < deadline:
+        time.sleep(0.1)
+        processes = container.processes()
     assert len(processes) == 1 + WORKERS, processes
     assert {uid for uid, _ in processes} == {expected_uid}, processes
 
