@@ -34,6 +34,7 @@ _BEFORE: dict[str, tuple[str, ...]] = {
         _WSGI_ATTRIBUTES,
         "otel_run.runtime.patches.flask_excluded",
         "otel_run.runtime.patches.flask_before_request",
+        "otel_run.runtime.patches.flask_requests",
     ),
     "wsgi": (_HTTP_SETTINGS, _WSGI_ATTRIBUTES),
     **{

@@ -42,6 +42,10 @@ _NAMES = frozenset(
     }
 )
 _CONSTANTS = frozenset({"framework", "flask:", "controller", "route", "SQLCOMMENTER_ORM_TAGS_AND_VALUES"})
+_SPAN_NAME_NAMES = frozenset(
+    {"AttributeError", "environ", "flask", "get", "get_default_span_name", "otel_wsgi", "request"}
+    | {"rule", "sanitize_method", "strip", "url_rule"}
+)
 _BoundedAttributes: Any = None
 
 
@@ -53,7 +57,7 @@ def apply() -> None:
     original = module._wrapped_before_request
     if getattr(original, _MARK, False):
         return
-    _check_shape(original)
+    _check_shape(original, module.get_default_span_name)
     import flask as flask_module
 
     if not hasattr(flask_module.request, "_get_current_object"):  # werkzeug's LocalProxy since 2.0
@@ -67,7 +71,7 @@ def apply() -> None:
     module._wrapped_before_request = _factory(module, original)
 
 
-def _check_shape(factory: Any) -> None:
+def _check_shape(factory: Any, get_default_span_name: Any) -> None:
     code = factory.__code__
     inner = [c for c in code.co_consts if getattr(c, "co_name", "") == "_before_request"]
     if code.co_varnames[: code.co_argcount] != _PARAMETERS or len(inner) != 1:
@@ -75,6 +79,11 @@ def _check_shape(factory: Any) -> None:
     constants = {c for c in inner[0].co_consts if isinstance(c, str)}
     if set(inner[0].co_names) != _NAMES or constants != _CONSTANTS:
         raise LookupError("flask._wrapped_before_request changed shape")
+    name = get_default_span_name.__code__
+    if set(name.co_names) != _SPAN_NAME_NAMES or {c for c in name.co_consts if isinstance(c, str)} != {
+        *("REQUEST_METHOD", "", "_OTHER", "HTTP", " ")
+    }:
+        raise LookupError("flask.get_default_span_name changed shape")
 
 
 def _factory(module: Any, original: Callable[..., Any]) -> Callable[..., Any]:
@@ -98,12 +107,22 @@ def _factory(module: Any, original: Callable[..., Any]) -> Callable[..., Any]:
                 request_hook, tracer, excluded_urls, enable_commenter, commenter_options, sem_conv_opt_in_mode
             )
 
+        def _span_name(request: Any, environ: Any) -> str:
+            # upstream's get_default_span_name, on the request resolved once
+            method = module.sanitize_method(environ.get("REQUEST_METHOD", "").strip())
+            if method == "_OTHER":
+                method = "HTTP"
+            try:
+                return f"{method} {request.url_rule.rule}"
+            except AttributeError:
+                return otel_wsgi.get_default_span_name(environ)  # type: ignore[no-any-return]
+
         def _before_request() -> None:
             request = proxy._get_current_object()  # the proxy, resolved once
             if excluded_urls and excluded_urls.url_disabled(request.url):
                 return
             environ = request.environ
-            span_name = module.get_default_span_name()
+            span_name = _span_name(request, environ)
             attributes = otel_wsgi.collect_request_attributes(
                 environ, sem_conv_opt_in_mode=sem_conv_opt_in_mode
             )
