@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import struct
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -245,3 +246,43 @@ def test_log_bytes_are_upstreams(batch: list[ReadableLogRecord]) -> None:
     ours = encode_logs(batch)
     assert ours == upstream_logs(batch).SerializePartialToString()
     assert ExportLogsServiceRequest.FromString(ours) == upstream_logs(batch)
+
+
+class _SpanSubclass(ReadableSpan):
+    """A span type of someone else's: the encoder reads it through its public properties."""
+
+    @property
+    def attributes(self) -> Any:  # as ReadableSpan's, without the read-only proxy
+        return self._attributes
+
+
+@dataclass(frozen=True)
+class _RecordSubclass(ReadableLogRecord):
+    """A log record type of someone else's: ``dropped_attributes`` through its property."""
+
+
+def _as_subclass(span: ReadableSpan) -> ReadableSpan:
+    copy = _SpanSubclass.__new__(_SpanSubclass)
+    copy.__dict__.update(span.__dict__)
+    return copy
+
+
+@EXAMPLES
+@given(span_batches())
+def test_span_bytes_are_upstreams_for_other_span_types(batch: list[ReadableSpan]) -> None:
+    """Spans that are not exactly ``ReadableSpan`` (the encoder's fast path) encode the same."""
+    others = [_as_subclass(span) for span in batch]
+    assert all(type(span) is _SpanSubclass for span in others)
+    assert encode_spans(others) == upstream_spans(others).SerializePartialToString()
+    assert encode_spans(others) == encode_spans(batch)
+
+
+@EXAMPLES
+@given(log_batches())
+def test_log_bytes_are_upstreams_for_other_record_types(batch: list[ReadableLogRecord]) -> None:
+    """Log records that are not exactly ``ReadableLogRecord`` encode the same."""
+    others = [
+        _RecordSubclass(record.log_record, record.resource, record.instrumentation_scope) for record in batch
+    ]
+    assert encode_logs(others) == upstream_logs(others).SerializePartialToString()
+    assert encode_logs(others) == encode_logs(batch)

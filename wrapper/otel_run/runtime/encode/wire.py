@@ -203,27 +203,30 @@ def attributes(tag: bytes, attrs: Mapping[str, Any] | None) -> list[bytes]:
     """
     if not attrs:
         return []
-    out = []
+    out: list[bytes] = []
     # BoundedAttributes' own items() goes through __iter__ (a lock and a copy unless
     # immutable) and __getitem__ per key: 5 µs for 13 attributes. Its dict holds the same
     # pairs in the same order; if another thread changes it meanwhile, the RuntimeError
     # sends the batch to upstream's encoder.
     pairs = attrs._dict.items() if type(attrs) is BoundedAttributes else attrs.items()
-    for key, value in pairs:
-        kind = type(value)
+    append = out.append
+    # Each pair is the (key, value) tuple the caches are keyed by: no tuple built per lookup.
+    for pair in pairs:
+        kind = type(pair[1])
         if kind is str:
-            entry = _STR_ENTRIES.get((key, value))
+            entry = _STR_ENTRIES.get(pair)
             if entry is None:
-                entry = _remember(_STR_ENTRIES, key, value)
+                entry = _remember(_STR_ENTRIES, *pair)
         elif kind is int:
-            entry = _INT_ENTRIES.get((key, value))
+            entry = _INT_ENTRIES.get(pair)
             if entry is None:
+                key, value = pair
                 entry = (
                     _entry(key, value) if key in _UNCACHED_INT_KEYS else _remember(_INT_ENTRIES, key, value)
                 )
         else:
-            entry = _entry(key, value)
-        out.append(tag + entry)
+            entry = _entry(*pair)
+        append(tag + entry)
     return out
 
 
