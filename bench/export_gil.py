@@ -119,6 +119,11 @@ def _run_part(
     cpu = [0.0]
 
     def worker() -> None:
+        # As the batch processor does around export(): instrumentations (requests, urllib3)
+        # leave the exporter's own HTTP requests alone.
+        from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, set_value
+
+        attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
         while not stop.is_set():
             began = time.perf_counter()
             item = make()
