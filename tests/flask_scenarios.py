@@ -6,7 +6,8 @@
 the SDK's ``after_build``) before instrumenting; ``upstream`` runs the instrumentation as
 it ships. Both then serve the same requests through the app's WSGI callable: routes that
 answer, 404, a view that raises (handled, and propagated), streamed bodies (read to the
-end, and closed after the first chunk), ``start_response`` called twice, an incoming
+end, and closed after the first chunk), ``start_response`` called twice, status lines
+that are not an integer or have no reason phrase, an incoming
 ``traceparent`` and ``baggage``, a request inside an active span, a request context with
 no request, and an excluded URL. What was emitted is printed as JSON, with ids replaced
 by their order of appearance and times left out: spans (name, kind, attributes in order,
@@ -149,12 +150,22 @@ def _routes(app: flask.Flask, seen: list[Any]) -> None:
     def twice() -> flask.Response:
         return Twice("second wins", status=503)
 
+    class Status(flask.Response):  # the status line as the route names it, then none
+        def __call__(self, environ: Any, start_response: Any) -> Any:
+            start_response(self.get_data(as_text=True), [])
+            return [b"odd"]
+
+    def status(line: str) -> flask.Response:
+        return Status(line)
+
     app.route("/r/<int:n>")(view)
     app.route("/boom")(boom)
     app.route("/stream")(stream)
     app.route("/generator")(generator)
     app.route("/twice")(twice)
-    app.route("/excluded")(lambda: "excluded")
+    app.route("/status/<line>")(status)
+    app.route("/custom", methods=["FOO"], endpoint="custom")(lambda: "custom method")
+    app.route("/excluded", endpoint="excluded")(lambda: "excluded")
 
 
 _REQUESTS: list[tuple[Any, ...]] = [
@@ -166,8 +177,11 @@ _REQUESTS: list[tuple[Any, ...]] = [
     ("/generator",),
     ("/stream", "", {}, 1),  # closed after its first chunk
     ("/twice",),
+    ("/status/abc Odd",),  # a status that is not an integer
+    ("/status/200",),  # no reason phrase: upstream's start_response raises ValueError
     ("/excluded",),
-    ("/r/4", "", {"REQUEST_METHOD": "FOO"}),
+    ("/r/4", "", {"REQUEST_METHOD": "FOO"}),  # not allowed there: no route
+    ("/custom", "", {"REQUEST_METHOD": "FOO"}),  # a route for a nonstandard method
     (
         "/r/5",
         "",

@@ -12,11 +12,17 @@ sampler that changed them, an attribute limit that dropped some, a value that wa
 truncated), or a request hook ran in between (it may have overwritten one, which
 upstream's loop then restores). Everything else is upstream's, in upstream's order,
 through upstream's helpers (looked up on their modules at call time, so the other
-patches apply). Applied only to the shape it was written for.
+patches apply), except that ``flask.request`` is resolved once: upstream reaches the
+request through werkzeug's ``LocalProxy`` about ten times (``get_default_span_name``,
+the route, the endpoint) and the request context through another for
+``_request_ctx_ref``; the span name and that reference are built here from the
+resolved objects, as those two functions build them. Applied only to the shape it was
+written for (theirs included).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +48,7 @@ _NAMES = frozenset(
     }
 )
 _CONSTANTS = frozenset({"framework", "flask:", "controller", "route", "SQLCOMMENTER_ORM_TAGS_AND_VALUES"})
+_REQCTX_NAMES = frozenset({"_get_current_object", "flask", "globals", "ref", "request_ctx", "weakref"})
 _SPAN_NAME_NAMES = frozenset(
     {"AttributeError", "environ", "flask", "get", "get_default_span_name", "otel_wsgi", "request"}
     | {"rule", "sanitize_method", "strip", "url_rule"}
@@ -57,7 +64,7 @@ def apply() -> None:
     original = module._wrapped_before_request
     if getattr(original, _MARK, False):
         return
-    _check_shape(original, module.get_default_span_name)
+    _check_shape(original, module.get_default_span_name, module._request_ctx_ref)
     import flask as flask_module
 
     if not hasattr(flask_module.request, "_get_current_object"):  # werkzeug's LocalProxy since 2.0
@@ -71,7 +78,7 @@ def apply() -> None:
     module._wrapped_before_request = _factory(module, original)
 
 
-def _check_shape(factory: Any, get_default_span_name: Any) -> None:
+def _check_shape(factory: Any, get_default_span_name: Any, request_ctx_ref: Any) -> None:
     code = factory.__code__
     inner = [c for c in code.co_consts if getattr(c, "co_name", "") == "_before_request"]
     if code.co_varnames[: code.co_argcount] != _PARAMETERS or len(inner) != 1:
@@ -79,6 +86,8 @@ def _check_shape(factory: Any, get_default_span_name: Any) -> None:
     constants = {c for c in inner[0].co_consts if isinstance(c, str)}
     if set(inner[0].co_names) != _NAMES or constants != _CONSTANTS:
         raise LookupError("flask._wrapped_before_request changed shape")
+    if set(request_ctx_ref.__code__.co_names) != _REQCTX_NAMES:  # Flask >= 2.2's
+        raise LookupError("flask._request_ctx_ref changed shape")
     name = get_default_span_name.__code__
     if set(name.co_names) != _SPAN_NAME_NAMES or {c for c in name.co_consts if isinstance(c, str)} != {
         *("REQUEST_METHOD", "", "_OTHER", "HTTP", " ")
@@ -93,6 +102,9 @@ def _factory(module: Any, original: Callable[..., Any]) -> Callable[..., Any]:
     otel_wsgi = module.otel_wsgi
     server = trace.SpanKind.SERVER
     proxy: Any = flask_module.request
+    request_ctx: Any = flask_module.globals.request_ctx
+    current_request_ctx = request_ctx._get_current_object
+    _span_name = _namer(module)
 
     def _wrapped_before_request(
         request_hook: Any = None,
@@ -106,16 +118,6 @@ def _factory(module: Any, original: Callable[..., Any]) -> Callable[..., Any]:
             return original(  # type: ignore[no-any-return]
                 request_hook, tracer, excluded_urls, enable_commenter, commenter_options, sem_conv_opt_in_mode
             )
-
-        def _span_name(request: Any, environ: Any) -> str:
-            # upstream's get_default_span_name, on the request resolved once
-            method = module.sanitize_method(environ.get("REQUEST_METHOD", "").strip())
-            if method == "_OTHER":
-                method = "HTTP"
-            try:
-                return f"{method} {request.url_rule.rule}"
-            except AttributeError:
-                return otel_wsgi.get_default_span_name(environ)  # type: ignore[no-any-return]
 
         def _before_request() -> None:
             request = proxy._get_current_object()  # the proxy, resolved once
@@ -148,7 +150,7 @@ def _factory(module: Any, original: Callable[..., Any]) -> Callable[..., Any]:
             activation = trace.use_span(span, end_on_exit=True)
             activation.__enter__()
             environ[module._ENVIRON_ACTIVATION_KEY] = activation
-            environ[module._ENVIRON_REQCTX_REF_KEY] = module._request_ctx_ref()
+            environ[module._ENVIRON_REQCTX_REF_KEY] = weakref.ref(current_request_ctx())  # _request_ctx_ref()
             environ[module._ENVIRON_SPAN_KEY] = span
             environ[module._ENVIRON_TOKEN] = token
             if enable_commenter:
@@ -187,3 +189,19 @@ def _holds(span: Any, attributes: dict[str, Any]) -> bool:
         return list(span.attributes.items()) == list(attributes.items())
     except Exception:  # noqa: BLE001 - not an SDK span: do what upstream does
         return False
+
+
+def _namer(module: Any) -> Callable[[Any, Any], str]:
+    """Upstream's ``get_default_span_name``, on the request resolved once."""
+    otel_wsgi = module.otel_wsgi
+
+    def _span_name(request: Any, environ: Any) -> str:
+        method = module.sanitize_method(environ.get("REQUEST_METHOD", "").strip())
+        if method == "_OTHER":
+            method = "HTTP"
+        try:
+            return f"{method} {request.url_rule.rule}"
+        except AttributeError:
+            return otel_wsgi.get_default_span_name(environ)  # type: ignore[no-any-return]
+
+    return _span_name

@@ -13,7 +13,8 @@ check of the teardown.
 These are upstream's functions (0.66b1) with the request resolved once per hook and the
 default semantic-convention mode's attribute filters done with sets, for the shape
 otel-run arms by default: no response hook, no excluded URLs (``flask_excluded`` makes
-an empty list ``None``) and the default mode. Everything else they do is upstream's, in
+an empty list ``None``) and the default mode, whose response status is set by
+``wsgi_status``. Everything else they do is upstream's, in
 upstream's order, through upstream's helpers (looked up on their modules at call time,
 so the other patches apply): the same span, status, metric measurements and context.
 Any other configuration gets upstream's own closures; another upstream shape keeps
@@ -25,6 +26,8 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from typing import Any
+
+from otel_run.runtime.patches import wsgi_status
 
 _MARK = "_otel_run_requests"
 _APP_PARAMETERS = (
@@ -127,6 +130,9 @@ def _check_shape(module: Any) -> None:
         raise LookupError("flask._request_ctx_ref changed shape")
     if not isinstance(module._IS_FLASK_31_PLUS, bool):
         raise LookupError("flask._IS_FLASK_31_PLUS changed shape")
+    from opentelemetry.instrumentation import _semconv
+
+    wsgi_status.check_shape(module.otel_wsgi, _semconv)
 
 
 def _current(proxy: Any) -> Callable[[], Any]:
@@ -198,7 +204,7 @@ def _app_factory(module: Any, original: Callable[..., Any]) -> Callable[..., Any
                 should_trace = request is not None and bool(request)
                 if should_trace:
                     request_route = request.url_rule
-                    on_response(request.environ.get(span_key), status, response_headers, attributes, mode)
+                    on_response(request.environ.get(span_key), status, response_headers, attributes)
                 return start_response(status, response_headers, *args, **kwargs)
 
             try:
@@ -226,15 +232,17 @@ def _app_factory(module: Any, original: Callable[..., Any]) -> Callable[..., Any
 def _responder(module: Any) -> Callable[..., None]:
     """Upstream's ``_start_response`` once it decided to trace, in its order."""
     from opentelemetry import trace
+    from opentelemetry.instrumentation import _semconv
 
     otel_wsgi, logger, server = module.otel_wsgi, module._logger, trace.SpanKind.SERVER
+    add_response_attributes = wsgi_status.response_status(otel_wsgi, _semconv)
 
-    def on_response(span: Any, status: Any, response_headers: Any, attributes: Any, mode: Any) -> None:
+    def on_response(span: Any, status: Any, response_headers: Any, attributes: Any) -> None:
         propagator = module.get_global_response_propagator()
         if propagator:
             propagator.inject(response_headers, setter=otel_wsgi.default_response_propagation_setter)
         if span:
-            otel_wsgi.add_response_attributes(span, status, response_headers, attributes, mode)
+            add_response_attributes(span, status, response_headers, attributes)
             if span.is_recording() and span.kind == server:
                 custom_attributes = otel_wsgi.collect_custom_response_headers_attributes(response_headers)
                 if len(custom_attributes) > 0:
