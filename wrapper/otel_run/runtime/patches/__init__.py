@@ -8,7 +8,8 @@ ones), which compute once what upstream recomputes on every request and must giv
 exactly upstream's result (tests/e2e/test_content_equivalence.py is the proof).
 
 A third group, ``after_build``, makes the SDK's own per-item work cheaper (attribute
-cleaning, metric aggregation keys, the logging handler's logger lookup); each is applied
+cleaning, metric aggregation keys, the logging handler's logger lookup, what a queued
+span or log record keeps alive); each is applied
 when the SDK is built, or when the module it changes is imported later, never importing
 that module itself.
 """
@@ -83,6 +84,8 @@ _AFTER_BUILD: tuple[tuple[str, str, str], ...] = (
         "apply",
     ),
     ("opentelemetry.instrumentation.logging.handler", "otel_run.runtime.patches.log_loggers", "apply"),
+    ("opentelemetry.sdk.trace", "otel_run.runtime.patches.span_ending", "apply"),
+    ("opentelemetry.sdk._logs._internal.export", "otel_run.runtime.patches.log_copy", "apply"),
 )
 
 
