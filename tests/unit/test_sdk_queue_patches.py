@@ -1,15 +1,17 @@
-"""otel-run's patches to what a queued span or log record keeps alive export exactly upstream's content,
-and step aside when upstream changed."""
+"""otel-run's patches to a span's and a log record's containers (what a queued one keeps alive, how
+attributes fill) export exactly upstream's content, and step aside when upstream changed."""
 
 from __future__ import annotations
 
 import copy
 import copyreg
+import logging
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry import attributes as otel_attributes
 from opentelemetry import context as otel_context
 from opentelemetry import trace as trace_api
 from opentelemetry._logs import LogRecord, SeverityNumber
@@ -22,7 +24,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from otel_run.runtime.patches import log_copy, span_ending
+from otel_run.runtime.patches import bounded_items, log_copy, span_ending
 
 _upstream_readable = getattr(sdk_trace.Span._readable_span, "__wrapped__", sdk_trace.Span._readable_span)
 _ours_readable = span_ending.without_empty_lists(_upstream_readable, sdk_trace.ReadableSpan, BoundedList)
@@ -298,3 +300,104 @@ def test_another_on_emit_shape_is_left_alone(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(LookupError, match="changed shape"):
         log_copy.apply()
     assert log_export.BatchLogRecordProcessor.on_emit is on_emit
+
+
+_upstream_set_items = getattr(
+    otel_attributes.BoundedAttributes._set_items,
+    "__wrapped__",
+    otel_attributes.BoundedAttributes._set_items,
+)
+_bulk_set_items = bounded_items.bulk_when_empty(
+    _upstream_set_items, otel_attributes, otel_attributes.BoundedAttributes
+)
+_ITEM = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=False),
+    st.text(max_size=6),
+    st.lists(st.integers(0, 3), max_size=3),
+    st.just(object()),
+)
+_ITEMS = st.dictionaries(st.one_of(st.text(max_size=4), st.just(""), st.integers(0, 2)), _ITEM, max_size=8)
+
+
+def _filled(
+    set_items: Any, first: Any, second: Any, maxlen: int | None, limit: int | None, immutable: bool
+) -> tuple[Any, ...]:
+    """A BoundedAttributes built with ``set_items`` from ``first``, then given ``second``: what it holds."""
+    caught: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            caught.append(record.getMessage())
+
+    logger = logging.getLogger("opentelemetry.attributes")
+    handler = Catch()
+    logger.addHandler(handler)
+    bounded = otel_attributes.BoundedAttributes
+    before = bounded._set_items
+    outcome: list[Any] = []
+    try:
+        bounded._set_items = set_items  # type: ignore[method-assign]
+        attributes = bounded(maxlen, copy.copy(first), immutable=False, max_value_len=limit)
+        attributes._immutable = immutable
+        try:
+            attributes._set_items(copy.copy(second))
+        except TypeError as error:  # immutable: upstream refuses
+            outcome.append(str(error))
+    finally:
+        bounded._set_items = before  # type: ignore[method-assign]
+        logger.removeHandler(handler)
+    held = [
+        (key, type(value), value if type(value) is not object else "object")
+        for key, value in attributes.items()
+    ]
+    return held, attributes.dropped, caught, outcome
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    first=_ITEMS,
+    second=_ITEMS,
+    maxlen=st.sampled_from([None, 0, 1, 3, 128]),
+    limit=st.sampled_from([None, 0, 3]),
+    immutable=st.booleans(),
+)
+def test_filled_attributes_are_upstreams(
+    first: dict[Any, Any], second: dict[Any, Any], maxlen: int | None, limit: int | None, immutable: bool
+) -> None:
+    """Any items, into an empty or a filled container, within or over maxlen: upstream's items, warnings."""
+    assert _filled(_bulk_set_items, first, second, maxlen, limit, immutable) == _filled(
+        _upstream_set_items, first, second, maxlen, limit, immutable
+    )
+
+
+def test_set_items_has_the_known_shape() -> None:
+    """The installed API's BoundedAttributes._set_items is the one the patch is written for."""
+    bounded = otel_attributes.BoundedAttributes
+    before = bounded._set_items
+    try:
+        bounded._set_items = _upstream_set_items  # type: ignore[method-assign]
+        bounded_items.apply()
+        assert bounded._set_items.__wrapped__ is _upstream_set_items  # type: ignore[attr-defined]
+    finally:
+        bounded._set_items = before  # type: ignore[method-assign]
+
+
+def test_a_subclass_with_its_own_setitem_gets_upstreams_path() -> None:
+    """A subclass overriding _setitem_locked sees every item go through it, as with upstream's method."""
+    seen: list[str] = []
+
+    class Mine(otel_attributes.BoundedAttributes):
+        def _setitem_locked(self, key: str, value: Any) -> None:
+            seen.append(key)
+            super()._setitem_locked(key, value)
+
+    before = otel_attributes.BoundedAttributes._set_items
+    try:
+        otel_attributes.BoundedAttributes._set_items = _bulk_set_items  # type: ignore[method-assign]
+        Mine(8, {"a": 1, "b": 2})
+    finally:
+        otel_attributes.BoundedAttributes._set_items = before  # type: ignore[method-assign]
+    assert seen == ["a", "b"]

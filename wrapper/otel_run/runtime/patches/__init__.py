@@ -73,6 +73,7 @@ def before_instrument(name: str) -> str | None:
 # module whose import applies the fix → (the fix's module, what to call on it)
 _AFTER_BUILD: tuple[tuple[str, str, str], ...] = (
     ("opentelemetry.attributes", "otel_run.runtime.patches.attribute_cleaning", "apply"),
+    ("opentelemetry.attributes", "otel_run.runtime.patches.bounded_items", "apply"),
     (
         "opentelemetry.sdk.metrics._internal.measurement",
         "otel_run.runtime.patches.attribute_cleaning",
