@@ -84,6 +84,11 @@ _AFTER_BUILD: tuple[tuple[str, str, str], ...] = (
         "otel_run.runtime.patches.metrics_hashing",
         "apply",
     ),
+    (
+        "opentelemetry.sdk.metrics._internal._view_instrument_match",
+        "otel_run.runtime.patches.metrics_lookup",
+        "apply",
+    ),
     ("opentelemetry.instrumentation.logging.handler", "otel_run.runtime.patches.log_loggers", "apply"),
     ("opentelemetry.sdk.trace", "otel_run.runtime.patches.span_ending", "apply"),
     ("opentelemetry.sdk._logs._internal.export", "otel_run.runtime.patches.log_copy", "apply"),
