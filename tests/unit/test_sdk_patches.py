@@ -268,7 +268,9 @@ print(attributes._clean_attribute_value is measurement._clean_attribute_value,
       hasattr(_view_instrument_match._hash_attributes, "__wrapped__"),
       hasattr(handler.get_logger, "__wrapped__"),
       hasattr(Span._readable_span, "__wrapped__"),
-      hasattr(BatchLogRecordProcessor.on_emit, "__wrapped__"))
+      hasattr(BatchLogRecordProcessor.on_emit, "__wrapped__"),
+      hasattr(attributes.BoundedAttributes._set_items, "__wrapped__"),
+      hasattr(_view_instrument_match._ViewInstrumentMatch.consume_measurement, "__wrapped__"))
 """
 
 
@@ -283,5 +285,5 @@ def test_fixes_wait_for_their_modules_and_import_nothing() -> None:
         timeout=50,
         check=True,
     )
-    assert done.stdout.splitlines() == ["SDK imported: []", "True True True True True True"]
+    assert done.stdout.splitlines() == ["SDK imported: []", " ".join(["True"] * 8)]
     assert done.stderr == ""
