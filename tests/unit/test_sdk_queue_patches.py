@@ -24,6 +24,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from otel_run.runtime.encode import encode_logs as our_encode_logs
+from otel_run.runtime.encode import encode_spans as our_encode_spans
 from otel_run.runtime.patches import bounded_items, log_copy, span_ending
 
 _upstream_readable = getattr(sdk_trace.Span._readable_span, "__wrapped__", sdk_trace.Span._readable_span)
@@ -77,6 +79,8 @@ def _seen(readable: Any) -> tuple[Any, ...]:
         readable.instrumentation_scope,
         readable.to_json(),
         encode_spans([readable]).SerializeToString(),
+        # otel-run's encoder reads an exact ReadableSpan's fields directly (the `()` included)
+        our_encode_spans([readable]),
     )
 
 
@@ -96,6 +100,7 @@ def test_readable_spans_export_what_upstreams_do(
     span = _span(events, links, limits, end)
     ours, theirs = _ours_readable(span), _upstream_readable(span)
     assert _seen(ours) == _seen(theirs)
+    assert our_encode_spans([ours]) == encode_spans([theirs]).SerializePartialToString()
     assert (ours._events == ()) == (end and span._events.dropped == 0 and not span._events._dq)
     assert (ours._links == ()) == (end and span._links.dropped == 0 and not span._links._dq)
 
@@ -195,6 +200,7 @@ def _log_seen(readable: Any) -> tuple[Any, ...]:
         readable.dropped_attributes,
         readable.to_json(),
         encode_logs([readable]).SerializeToString(),
+        our_encode_logs([readable]),  # otel-run's encoder, on the directly copied record too
     )
 
 
@@ -233,6 +239,7 @@ def test_queued_log_records_are_upstreams(
     mine, theirs = writable(), writable()
     ours, upstream = _queued(_ours_on_emit, mine), _queued(_upstream_on_emit, theirs)
     assert _log_seen(ours) == _log_seen(upstream)
+    assert our_encode_logs([ours]) == encode_logs([upstream]).SerializePartialToString()
     assert ours.log_record is not mine.log_record  # a copy, as upstream's
     assert mine.log_record.context == theirs.log_record.context  # the original keeps its context
 
