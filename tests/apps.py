@@ -43,6 +43,21 @@ CACHE_DIR = tempfile.mkdtemp(prefix="otel-run-cache-tests-")
 atexit.register(shutil.rmtree, CACHE_DIR, True)
 
 
+def pids_with_env(name: str, value: str) -> list[int]:
+    """PIDs of live processes whose environment holds ``name=value`` exactly (a run's leftovers)."""
+    entry = f"{name}={value}".encode()
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                environ = Path(f"/proc/{pid}/environ").read_bytes()
+            except OSError:  # ended meanwhile, or not ours to read
+                continue
+            if entry in environ.split(b"\0"):
+                found.append(int(pid))
+    return found
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without any OTEL_* or PYTHONPATH, plus ``extra``.
 

@@ -10,14 +10,13 @@ judged (that is ``bench/``'s job on a quiet machine).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from apps import PYTHON, REPO
+from apps import PYTHON, REPO, pids_with_env
 
 STAGES = (
     "1 processor._export",
@@ -27,19 +26,6 @@ STAGES = (
     "6 requests Session.request",
     "9 urllib3 urlopen",
 )
-
-
-def _leftovers(directory_marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                environ = Path(f"/proc/{entry}/environ").read_bytes()
-            except OSError:
-                continue
-            if directory_marker.encode() in environ:
-                found.append(int(entry))
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -112,4 +98,4 @@ def test_nothing_of_the_run_is_left_behind(run: tuple[subprocess.CompletedProces
     assert done.returncode == 0, done.stderr
     directory = runs[0]["probe_dir"]
     assert not Path(directory).exists()
-    assert _leftovers(f"EXPORT_PROBE_DIR={directory}\0") == []
+    assert pids_with_env("EXPORT_PROBE_DIR", directory) == []

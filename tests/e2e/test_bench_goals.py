@@ -11,16 +11,14 @@ timing is not judged in tests on a shared machine (the figures are ``bench/``'s 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from apps import PYTHON, REPO
+from apps import PYTHON, REPO, pids_with_env
 
 sys.path.insert(0, str(REPO / "bench"))
 
@@ -71,21 +69,6 @@ def _table(output: str) -> list[str]:
     return lines[start:end]
 
 
-def _leftovers(sink_url: str) -> list[int]:
-    """PIDs of live processes whose environment still points at this run's sink."""
-    marker = f"OTEL_EXPORTER_OTLP_ENDPOINT={sink_url}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                environ = Path(f"/proc/{entry}/environ").read_bytes()
-            except OSError:
-                continue
-            if marker in environ.split(b"\0"):
-                found.append(int(entry))
-    return found
-
-
 @pytest.mark.timeout(900)  # the baseline venv's first build (pip) dominates; the run itself ≤ 240 s
 def test_goals_quick_prints_every_row_and_a_verdict_for_every_goal(
     quick_run: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
@@ -119,7 +102,7 @@ def test_goals_quick_prints_every_row_and_a_verdict_for_every_goal(
     assert ("ALL GOALS PASS" in done.stdout) == (done.returncode == 0)
     sink = re.search(r"sink at (http://127\.0\.0\.1:\d+)", done.stdout)
     assert sink, done.stdout
-    assert _leftovers(sink.group(1)) == []
+    assert pids_with_env("OTEL_EXPORTER_OTLP_ENDPOINT", sink.group(1)) == []
 
 
 @pytest.mark.timeout(900)

@@ -3,7 +3,6 @@ when upstream changed."""
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from opentelemetry.instrumentation.logging import handler as logging_handler
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.metrics._internal import _view_instrument_match
 
+import logcaught
 from otel_run.runtime import patches
 from otel_run.runtime.patches import attribute_cleaning, log_loggers, metrics_hashing
 
@@ -68,19 +68,8 @@ _flat_clean = attribute_cleaning.flat_first(_upstream_clean)
 
 def _cleaned(clean: Any, value: Any, limit: int | None) -> tuple[Any, list[str]]:
     """``clean(value, limit)`` and the warnings it logged."""
-    caught: list[str] = []
-
-    class Catch(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            caught.append(record.getMessage())
-
-    logger = logging.getLogger("opentelemetry.attributes")
-    handler = Catch()
-    logger.addHandler(handler)
-    try:
+    with logcaught.messages("opentelemetry.attributes") as caught:
         return clean(value, limit), caught
-    finally:
-        logger.removeHandler(handler)
 
 
 def _same(left: Any, right: Any) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import copyreg
-import logging
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+import logcaught
 from otel_run.runtime.encode import encode_logs as our_encode_logs
 from otel_run.runtime.encode import encode_spans as our_encode_spans
 from otel_run.runtime.patches import bounded_items, log_copy, span_ending
@@ -333,29 +333,20 @@ def _filled(
     set_items: Any, first: Any, second: Any, maxlen: int | None, limit: int | None, immutable: bool
 ) -> tuple[Any, ...]:
     """A BoundedAttributes built with ``set_items`` from ``first``, then given ``second``: what it holds."""
-    caught: list[str] = []
-
-    class Catch(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            caught.append(record.getMessage())
-
-    logger = logging.getLogger("opentelemetry.attributes")
-    handler = Catch()
-    logger.addHandler(handler)
     bounded = otel_attributes.BoundedAttributes
     before = bounded._set_items
     outcome: list[Any] = []
-    try:
-        bounded._set_items = set_items  # type: ignore[method-assign]
-        attributes = bounded(maxlen, copy.copy(first), immutable=False, max_value_len=limit)
-        attributes._immutable = immutable
+    with logcaught.messages("opentelemetry.attributes") as caught:
         try:
-            attributes._set_items(copy.copy(second))
-        except TypeError as error:  # immutable: upstream refuses
-            outcome.append(str(error))
-    finally:
-        bounded._set_items = before  # type: ignore[method-assign]
-        logger.removeHandler(handler)
+            bounded._set_items = set_items  # type: ignore[method-assign]
+            attributes = bounded(maxlen, copy.copy(first), immutable=False, max_value_len=limit)
+            attributes._immutable = immutable
+            try:
+                attributes._set_items(copy.copy(second))
+            except TypeError as error:  # immutable: upstream refuses
+                outcome.append(str(error))
+        finally:
+            bounded._set_items = before  # type: ignore[method-assign]
     held = [
         (key, type(value), value if type(value) is not object else "object")
         for key, value in attributes.items()
